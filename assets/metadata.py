@@ -1,0 +1,41 @@
+"""Metadata helpers shared by the assets: previews a person reads in the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+
+def table_preview(table: pa.Table, rows: int = 5, columns: Sequence[str] | None = None) -> dg.MetadataValue:
+    """The first rows of a table as Markdown (strings shortened so the page stays readable)."""
+    chosen = list(columns) if columns else table.column_names
+    head = table.select(chosen).slice(0, rows).to_pylist()
+    lines = ["| " + " | ".join(chosen) + " |", "|" + "---|" * len(chosen)]
+    for row in head:
+        cells = [str(row[name])[:40].replace("|", "\\|") for name in chosen]
+        lines.append("| " + " | ".join(cells) + " |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def image_grid(images: Sequence[np.ndarray], columns: int = 4) -> Image.Image:
+    """Tile equally sized grey-scale uint8 images into one picture."""
+    height, width = images[0].shape
+    count_rows = -(-len(images) // columns)
+    grid = Image.new("L", (columns * width, count_rows * height))
+    for index, array in enumerate(images):
+        grid.paste(Image.fromarray(array), ((index % columns) * width, (index // columns) * height))
+    return grid
+
+
+def png_markdown(picture: Image.Image, caption: str) -> dg.MetadataValue:
+    """Embed a PNG in Markdown metadata, which the Dagster UI renders inline."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return dg.MetadataValue.md(f"![{caption}](data:image/png;base64,{encoded})\n\n{caption}")

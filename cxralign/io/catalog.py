@@ -1,0 +1,92 @@
+"""The table store: Parquet files under ``<data>/staged/`` exposed as DuckDB views.
+
+Each table is a folder of Parquet files, one per partition (a batch of incoming studies), so a
+new batch adds a file and never rewrites old ones. ``<data>/catalog.duckdb`` holds one view per
+table over all its partitions; the views are what people query (``duckdb data/catalog.duckdb``)
+and what later stages read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cxralign.io.atomic import atomic_path
+
+DEFAULT_PARTITION = "default"
+
+
+def _quote_identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"table name must be alphanumeric with underscores, got {name!r}")
+    return f'"{name}"'
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A data directory holding ``staged/<table>/<partition>.parquet`` and ``catalog.duckdb``."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def staged_dir(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def database_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    def table_dir(self, name: str) -> Path:
+        _quote_identifier(name)
+        return self.staged_dir / name
+
+    def partition_path(self, name: str, partition: str = DEFAULT_PARTITION) -> Path:
+        if not partition or "/" in partition or partition.startswith("."):
+            raise ValueError(f"invalid partition name {partition!r}")
+        return self.table_dir(name) / f"{partition}.parquet"
+
+    def write_table(self, name: str, table: pa.Table, partition: str = DEFAULT_PARTITION) -> Path:
+        """Atomically (re)write one partition of ``name`` and refresh its view."""
+        path = self.partition_path(name, partition)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        self._refresh_view(name)
+        return path
+
+    def partitions(self, name: str) -> list[str]:
+        directory = self.table_dir(name)
+        return sorted(p.stem for p in directory.glob("*.parquet")) if directory.is_dir() else []
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.partitions(name))
+
+    def read_table(self, name: str, partitions: list[str] | None = None) -> pa.Table:
+        """All partitions of a table (or the named ones), as one Arrow table."""
+        chosen = self.partitions(name) if partitions is None else partitions
+        if not chosen:
+            raise FileNotFoundError(f"table {name!r} has no partitions under {self.table_dir(name)}")
+        paths = [str(self.partition_path(name, p)) for p in chosen]
+        return pa.concat_tables(
+            [pq.read_table(p) for p in paths], promote_options="permissive"
+        )
+
+    def query(self, sql: str) -> pa.Table:
+        """Run read-only SQL against the catalog's views."""
+        with duckdb.connect(str(self.database_path), read_only=True) as con:
+            return con.sql(sql).to_arrow_table()
+
+    def _refresh_view(self, name: str) -> None:
+        pattern = str(self.table_dir(name).resolve() / "*.parquet").replace("'", "''")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.database_path)) as con:
+            con.sql(
+                f"CREATE OR REPLACE VIEW {_quote_identifier(name)} AS "
+                f"SELECT * FROM read_parquet('{pattern}', union_by_name = true)"
+            )

@@ -1,0 +1,27 @@
+"""The code location: every asset, resource, job, schedule, sensor and check of cxralign.
+
+Loaded by ``workspace.yaml`` (``dagster dev``) and by ``dagster asset materialize -f``. The data
+directory defaults to the project's ``data/`` and can be moved with ``CXRALIGN_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets import ingestion
+from assets.resources import CatalogResource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> str:
+    return os.environ.get("CXRALIGN_DATA_DIR", str(PROJECT_ROOT / "data"))
+
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([ingestion]),
+    resources={"catalog": CatalogResource(data_dir=default_data_dir())},
+)
