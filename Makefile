@@ -18,7 +18,7 @@ export CXRALIGN_DATA_DIR ?= $(CURDIR)/data
 
 ## demo: build the environment, materialise every asset on the embedded dataset, say where to look
 demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -w workspace.yaml --select '*'
+	$(BIN)/dagster asset materialize -f workflows/definitions.py -d . --select '*'
 	@echo
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""

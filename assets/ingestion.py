@@ -1,8 +1,6 @@
 """Ingestion stage: incoming batches (or the embedded phantom batch) → de-identified tables and
 staged arrays."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
+import pydantic
 import pytest
 
 from assets.ingestion import dicom_images, incoming_studies
@@ -67,6 +68,7 @@ def test_real_batch_with_bad_inputs_is_quarantined_not_fatal(tmp_path, shared_da
 
 
 @pytest.mark.parametrize("studies", [0, -1])
-def test_invalid_config_is_refused_before_running(tmp_path, studies):
-    with pytest.raises(dg.DagsterInvalidConfigError):
+def test_invalid_config_fails_the_step_before_writing_anything(tmp_path, studies):
+    with pytest.raises(pydantic.ValidationError, match="studies"):
         materialize_ingestion(tmp_path, studies=studies)
+    assert not (tmp_path / "incoming").exists()

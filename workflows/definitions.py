@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets import ingestion
 from assets.resources import CatalogResource
+from workflows.checks import ASSET_CHECKS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,5 +24,6 @@ def default_data_dir() -> str:
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingestion]),
+    asset_checks=ASSET_CHECKS,
     resources={"catalog": CatalogResource(data_dir=default_data_dir())},
 )

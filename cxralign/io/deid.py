@@ -70,7 +70,8 @@ ANNEX_E_KEYWORDS: Final[frozenset[str]] = frozenset(
     IrradiationEventUID IssuerOfAccessionNumberSequence IssuerOfAdmissionIDSequence
     IssuerOfPatientID IssuerOfServiceEpisodeIDSequence LabelText LastMenstrualDate
     MAC MediaStorageSOPInstanceUID MedicalAlerts MedicalRecordLocator MilitaryRank
-    ModifiedAttributesSequence ModifiedImageDescription ModifyingDeviceID NameOfPhysiciansReadingStudy
+    ModifiedAttributesSequence ModifiedImageDescription ModifyingDeviceID
+    NameOfPhysiciansReadingStudy
     NamesOfIntendedRecipientsOfResults Occupation OperatorIdentificationSequence OperatorsName
     OrderCallbackPhoneNumber OrderCallbackTelecomInformation OrderEnteredBy
     OrderEntererLocation OriginalAttributesSequence OtherPatientIDs OtherPatientIDsSequence
@@ -92,7 +93,8 @@ ANNEX_E_KEYWORDS: Final[frozenset[str]] = frozenset(
     PhysiciansReadingStudyIdentificationSequence PlacerOrderNumberImagingServiceRequest
     PlateID PreMedication PregnancyStatus ProcedureStepCancellationDateTime ProtocolName
     ReasonForStudy ReasonForTheImagingServiceRequest ReasonForTheRequestedProcedure
-    ReasonForVisit ReferencedFrameOfReferenceUID ReferencedGeneralPurposeScheduledProcedureStepTransactionUID
+    ReasonForVisit ReferencedFrameOfReferenceUID
+    ReferencedGeneralPurposeScheduledProcedureStepTransactionUID
     ReferencedImageSequence ReferencedPatientAliasSequence ReferencedPatientPhotoSequence
     ReferencedPatientSequence ReferencedPerformedProcedureStepSequence
     ReferencedSOPInstanceUID ReferencedSOPInstanceUIDInFile ReferencedStudySequence
@@ -118,7 +120,8 @@ ANNEX_E_KEYWORDS: Final[frozenset[str]] = frozenset(
     StudyVerifiedTime SynchronizationFrameOfReferenceUID TargetUID
     TemplateExtensionCreatorUID TemplateExtensionOrganizationUID TextComments TextString
     TimeOfLastCalibration TimeOfSecondaryCapture TimezoneOffsetFromUTC TopicAuthor
-    TopicKeywords TopicSubject TopicTitle TransactionUID UID VerifyingObserverIdentificationCodeSequence
+    TopicKeywords TopicSubject TopicTitle TransactionUID UID
+    VerifyingObserverIdentificationCodeSequence
     VerifyingObserverName VerifyingObserverSequence VerifyingOrganization VisitComments
     """.split()
 )
@@ -140,7 +143,7 @@ _WARNED_DEVELOPMENT_KEY = False
 
 
 def resolve_key(explicit: str | None = None) -> bytes:
-    """The pseudonymisation key: ``explicit``, else ``$CXRALIGN_DEID_KEY``, else a dev default.
+    """The pseudonymisation key: ``explicit`` (read from the configured variable) or a dev default.
 
     The development default makes pseudonyms reproducible but guessable by anyone who reads this
     source, so it warns once per process; real data must be run with a secret key.
@@ -152,8 +155,8 @@ def resolve_key(explicit: str | None = None) -> bytes:
     if not _WARNED_DEVELOPMENT_KEY:
         _WARNED_DEVELOPMENT_KEY = True
         message = (
-            f"no de-identification key given (setting deid_key or ${KEY_ENV_VAR}); using the "
-            "public development key: pseudonyms are not secret"
+            f"no de-identification key given (setting deid_key_env, default ${KEY_ENV_VAR}); "
+            "using the public development key: pseudonyms are not secret"
         )
         logger.warning(message)
         warnings.warn(message, UserWarning, stacklevel=2)

@@ -34,7 +34,8 @@ class Reason:
     ABSURD_DIMENSIONS: Final = "absurd_dimensions"
     DUPLICATE_IMAGE: Final = "duplicate_image"  # same image_id seen earlier in the batch
     REPORT_MISSING: Final = "report_missing"
-    REPORT_UNREADABLE: Final = "report_unreadable"  # empty, or not decodable/parseable
+    REPORT_UNREADABLE: Final = "report_unreadable"  # cannot be read or parsed
+    REPORT_EMPTY: Final = "report_empty"  # read, but holds no text
     INTERNAL_ERROR: Final = "internal_error"  # a bug: the input is kept out, the run goes on
 
 
@@ -64,10 +65,12 @@ class Rejection(Exception):
     technical values (sizes, bit depths, transfer syntax names).
     """
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, identifying: frozenset[str] = frozenset()) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        # Header names/IDs of a readable-but-refused file: still needed to scrub its report.
+        self.identifying = identifying
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""The expectations each stage table must meet before the next stage may read it.
+
+A suite is a function returning expectations, so thresholds can depend on settings. Keep each
+expectation about one property that a person can act on when it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import great_expectations as gx
+from great_expectations.expectations import Expectation
+
+from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
+
+E = gx.expectations
+
+
+def images_suite() -> list[Expectation]:
+    """Ingested images: unique pseudonymous ids, sane geometry, known photometric and split."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeUnique(column="image_id"),
+        E.ExpectColumnValuesToNotBeNull(column="study_id"),
+        E.ExpectColumnValuesToBeInSet(column="photometric", value_set=["MONOCHROME1", "MONOCHROME2"]),
+        E.ExpectColumnValuesToBeBetween(column="bits_stored", min_value=8, max_value=16),
+        E.ExpectColumnValuesToBeBetween(column="rows", min_value=64),
+        E.ExpectColumnValuesToBeBetween(column="columns", min_value=64),
+        E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "validate", "test"]),
+        E.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$"),
+    ]
+
+
+def rejected_inputs_suite() -> list[Expectation]:
+    """Quarantine rows: every rejection names its stage and a reason."""
+    return [
+        E.ExpectColumnValuesToNotBeNull(column="stage"),
+        E.ExpectColumnValuesToNotBeNull(column="reason"),
+        E.ExpectColumnValuesToNotBeNull(column="source_path_hash"),
+    ]
+
+
+def reports_suite() -> list[Expectation]:
+    """Raw reports: one per study, with text."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeUnique(column="study_id"),
+        E.ExpectColumnValueLengthsToBeBetween(column="report_text", min_value=1),
+    ]
+
+
+def sections_suite(min_share_with_content: float = 0.9) -> list[Expectation]:
+    """Sections: most studies must have findings or an impression, or the text stage is blind."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeUnique(column="study_id"),
+        E.ExpectColumnValuesToBeInSet(column="has_content", value_set=[True], mostly=min_share_with_content),
+    ]
+
+
+def triplets_suite() -> list[Expectation]:
+    """Triplets: every value from the controlled vocabularies, evidence inside its sentence."""
+    return [
+        E.ExpectColumnValuesToBeInSet(column="region", value_set=[*REGIONS, UNSPECIFIED_REGION]),
+        E.ExpectColumnValuesToBeInSet(column="finding", value_set=list(FINDINGS)),
+        E.ExpectColumnValuesToBeInSet(column="existence", value_set=list(EXISTENCE)),
+        E.ExpectColumnValuesToNotBeNull(column="evidence"),
+        E.ExpectColumnValuesToBeInSet(column="evidence_in_sentence", value_set=[True]),
+    ]
+
+
+SUITES: dict[str, Callable[[], list[Expectation]]] = {
+    "images": images_suite,
+    "rejected_inputs": rejected_inputs_suite,
+    "reports": reports_suite,
+    "sections": sections_suite,
+    "triplets": triplets_suite,
+}

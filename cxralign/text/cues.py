@@ -1,0 +1,117 @@
+"""Negation, uncertainty, pseudo-negation and scope-ending cues (NegEx/ConText style).
+
+The cue words are seeded from the lemmas of the CheXpert labeler's negation and uncertainty
+patterns (``no``, ``without``, ``free``, ``negative``, ``clear``, ``resolve``, ``absent``,
+``may/could/might``, ``possible/probable/questionable/suspect``, ``suggest``, ``represent``,
+``cannot exclude/rule out``, ``concern``, ``worrisome``, ``differential``, ``versus``), which are
+dependency patterns there and phrases here. ``direction`` says where a cue looks: ``pre`` cues
+govern the findings after them, ``post`` cues those before them, ``both`` either side ("A versus
+B"). Pseudo cues ("no change", "not significantly changed") contain a negation word but negate
+nothing; they are matched as longer phrases so that their "no"/"not" never becomes a cue.
+Stop cues end a cue's scope ("No effusion but small pneumothorax").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from cxralign.text.matcher import Entry
+
+NEGATION: Final = "negation"
+UNCERTAINTY: Final = "uncertainty"
+PSEUDO: Final = "pseudo"
+STOP: Final = "stop"
+LIST: Final = "list"  # a comma: joins list items, never ends a scope by itself
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A cue's family (negation/uncertainty/pseudo/stop) and direction (pre/post/both)."""
+
+    family: str
+    direction: str = "pre"
+
+
+_NEGATION_PRE = (
+    "no", "not", "without", "free of", "free from", "clear of", "negative for", "no evidence of",
+    "no evidence for", "no radiographic evidence of", "no sign of", "no signs of", "no findings of",
+    "no definite", "no obvious", "no convincing", "no visible", "absence of", "absent", "nor",
+    "neither", "resolution of", "interval resolution of", "resolved", "removal of",
+    "interval removal of", "rules out", "no longer", "never", "negative", "there is no",
+    "there are no", "without evidence of", "without radiographic evidence of", "rather than",
+    "grossly clear of", "otherwise clear of",
+)
+_NEGATION_POST = (
+    "not seen", "not identified", "not visualized", "not appreciated", "not evident",
+    "not present", "not demonstrated", "not detected", "not noted", "not visible", "not apparent",
+    "no longer seen", "no longer visualized", "no longer visible", "no longer present",
+    "no longer evident", "no longer identified", "no longer appreciated", "has resolved",
+    "have resolved", "is absent", "are absent", "ruled out", "removed", "has been removed",
+    "have been removed", "is negative", "are negative", "not clearly seen", "not definitely seen",
+    "not well seen", "is gone", "has cleared", "have cleared", "cleared", "unlikely",
+    "is unlikely", "are unlikely",
+)
+_UNCERTAINTY_PRE = (
+    "may", "might", "could", "possible", "possibly", "probable", "probably", "likely", "presumably",
+    "presumed", "questionable", "question of", "question", "suspicious for", "suspicious",
+    "suspicion for", "suspicion of", "suspect", "suspected", "concerning for", "concern for",
+    "worrisome for", "suggestive of", "suggesting", "suggests", "suggest", "suggestion of",
+    "may represent", "could represent", "may reflect", "could reflect", "cannot exclude",
+    "can not exclude", "cannot rule out", "can not rule out", "not exclude", "differential",
+    "differential diagnosis", "differential includes", "consider", "considered",
+    "compatible with", "equivocal", "indeterminate", "uncertain", "perhaps", "maybe",
+    "less likely", "most likely", "more likely", "favor", "favored", "versus", "vs",
+    "could be", "may be", "might be", "borderline", "correlate clinically for", "correlate for",
+    "clinical correlation for", "consideration", "considerations include", "symptoms of",
+    "to identify", "to evaluate for", "evaluate for", "evaluation for", "to exclude",
+    "to rule out", "rule out", "for evaluation of",
+)
+_UNCERTAINTY_POST = (
+    "cannot be excluded", "can not be excluded", "cannot be ruled out", "can not be ruled out",
+    "not excluded", "is not excluded", "are not excluded", "not ruled out", "not entirely excluded",
+    "not completely excluded", "not be excluded", "is possible", "are possible", "is suspected",
+    "are suspected", "is questioned", "is likely", "are likely", "is considered",
+    "is not entirely excluded", "not totally excluded", "would be a consideration",
+)
+_PSEUDO = (
+    "no change", "no changes", "no significant change", "no significant changes",
+    "no interval change", "no interval changes", "no significant interval change",
+    "no appreciable change", "no substantial change", "no definite change", "no new change",
+    "not significantly changed", "not changed", "not significantly increased",
+    "not significantly decreased", "no increase", "no significant increase",
+    "no decrease", "no significant decrease", "without change", "without interval change",
+    "without significant change", "not only", "gram negative", "no further change",
+)
+_STOP = (
+    "but", "however", "although", "though", "except", "except for", "aside from", "apart from",
+    "which", "whereas", "while", "yet", "nevertheless", "there is", "there are", "there has been",
+    "there have been",
+)
+
+
+def cue_table() -> dict[str, Entry]:
+    """Cue phrase -> Entry(kind='cue', value=Cue)."""
+    table: dict[str, Entry] = {}
+    groups = (
+        (_NEGATION_PRE, Cue(NEGATION, "pre")),
+        (_NEGATION_POST, Cue(NEGATION, "post")),
+        (_UNCERTAINTY_PRE, Cue(UNCERTAINTY, "pre")),
+        (_UNCERTAINTY_POST, Cue(UNCERTAINTY, "post")),
+        (_PSEUDO, Cue(PSEUDO)),
+        (_STOP, Cue(STOP)),
+    )
+    for phrases, cue in groups:
+        for phrase in phrases:
+            table[phrase] = Entry("cue", cue)
+    for both in ("versus", "vs", "unlikely", "resolved", "absent"):
+        table[both] = Entry("cue", Cue(table[both].value.family, "both"))
+    return table
+
+
+PUNCTUATION: Final = {
+    ";": Entry("cue", Cue(STOP)),
+    ":": Entry("cue", Cue(STOP)),
+    ",": Entry("cue", Cue(LIST)),
+    "?": Entry("cue", Cue(UNCERTAINTY, "post")),
+}

@@ -1,0 +1,239 @@
+"""Report-level evaluation of the triplet parser against OpenI's human MeSH terms.
+
+For each report, the findings+impression text is parsed; a finding is *predicted* when any of its
+triplets is present or uncertain, and *expected* when a MeSH major term maps onto it
+(:mod:`cxralign.text.mesh`). Reported: per-finding and micro/macro precision, recall, F1 (from
+plain confusion counts), the share of MeSH-``normal`` reports with no predicted finding, and
+side/zone agreement where MeSH names them: for each (report, finding) that MeSH locates and the
+parser predicts with a located region, whether the parser's set of sides (zones) equals MeSH's.
+Reports are split into two halves by a hash of their id (``dev`` to develop rules on, ``confirm``
+to check they generalise), so the split is stable and independent of file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+
+from cxralign.text.mesh import NORMAL, MeshFinding, major_terms, read_term
+from cxralign.text.pipeline import TripletParser, sections_table, sentences_table, triplets_table
+from cxralign.vocabulary import FINDINGS
+
+POSITIVE: Final = frozenset({"present", "uncertain"})
+MIN_SUPPORT: Final = 20  # findings with fewer expected reports are shown but not averaged
+_ZONE_OF: Final = (
+    ("lower lung zone", "lower"), ("costophrenic angle", "lower"), ("hemidiaphragm", "lower"),
+    ("upper lung zone", "upper"), ("apical zone", "upper"), ("mid lung zone", "mid"),
+    ("hilar structures", "hilar"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One OpenI report: its id, XML text and MeSH major terms."""
+
+    study_id: str
+    xml: str
+    terms: tuple[str, ...]
+
+
+@dataclass
+class Scores:
+    """Confusion counts per finding plus the normal-report and location checks."""
+
+    tp: Counter[str] = field(default_factory=Counter)
+    fp: Counter[str] = field(default_factory=Counter)
+    fn: Counter[str] = field(default_factory=Counter)
+    reports: int = 0
+    normal_reports: int = 0
+    normal_clean: int = 0
+    side_checked: int = 0
+    side_agree: int = 0
+    zone_checked: int = 0
+    zone_agree: int = 0
+    unmapped: Counter[str] = field(default_factory=Counter)
+
+    def prf(self, finding: str) -> tuple[float, float, float]:
+        return _prf(self.tp[finding], self.fp[finding], self.fn[finding])
+
+    def micro(self, findings: Iterable[str]) -> tuple[float, float, float]:
+        findings = list(findings)
+        return _prf(sum(self.tp[f] for f in findings), sum(self.fp[f] for f in findings),
+                    sum(self.fn[f] for f in findings))
+
+    def macro(self, findings: Iterable[str]) -> tuple[float, float, float]:
+        values = [self.prf(f) for f in findings]
+        if not values:
+            return 0.0, 0.0, 0.0
+        return tuple(sum(v[i] for v in values) / len(values) for i in range(3))  # type: ignore[return-value]
+
+    @property
+    def normal_share(self) -> float:
+        return self.normal_clean / self.normal_reports if self.normal_reports else 0.0
+
+    @property
+    def side_agreement(self) -> float:
+        return self.side_agree / self.side_checked if self.side_checked else 0.0
+
+    @property
+    def zone_agreement(self) -> float:
+        return self.zone_agree / self.zone_checked if self.zone_checked else 0.0
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def load_reports(directory: Path) -> list[Report]:
+    """Every ``*.xml`` OpenI report under ``directory``, sorted by id."""
+    reports = []
+    for path in sorted(Path(directory).glob("*.xml")):
+        xml = path.read_text(encoding="utf-8", errors="replace")
+        reports.append(Report(path.stem, xml, tuple(major_terms(xml))))
+    return reports
+
+
+def half(study_id: str) -> str:
+    """``dev`` or ``confirm``: a stable hash split of the report ids."""
+    return "dev" if hashlib.sha256(study_id.encode()).digest()[0] % 2 == 0 else "confirm"
+
+
+def expected_findings(report: Report) -> tuple[dict[str, list[MeshFinding]], list[str]]:
+    """MeSH findings of a report by finding, and its unmapped heads."""
+    found: dict[str, list[MeshFinding]] = defaultdict(list)
+    unmapped = []
+    for term in report.terms:
+        mesh_findings, is_unmapped = read_term(term)
+        if is_unmapped:
+            unmapped.append(term.split("/")[0])
+        for item in mesh_findings:
+            found[item.finding].append(item)
+    return found, unmapped
+
+
+def predict(reports: list[Report], parser: TripletParser) -> dict[str, dict[str, set[str]]]:
+    """study_id -> finding -> regions of its positive triplets (findings+impression text)."""
+    table = pa.table(
+        {
+            "study_id": [r.study_id for r in reports],
+            "report_text": [r.xml for r in reports],
+            "report_format": ["openi_xml"] * len(reports),
+        }
+    )
+    sections, _rejected = sections_table(table)
+    triplets = triplets_table(sentences_table(sections), parser).to_pydict()
+    predicted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for study_id, finding, existence, region in zip(
+        triplets["study_id"], triplets["finding"], triplets["existence"], triplets["region"],
+        strict=True,
+    ):
+        if existence in POSITIVE:
+            predicted[study_id][finding].add(region)
+    return predicted
+
+
+def _sides(regions: set[str]) -> frozenset[str]:
+    """Sides named by lung-side regions (not the right atrium: a central structure)."""
+    return frozenset(
+        side for side in ("left", "right") for r in regions
+        if r.startswith(side) and r != "right atrium"
+    )
+
+
+def _zones(regions: set[str]) -> frozenset[str]:
+    return frozenset(zone for r in regions for suffix, zone in _ZONE_OF if r.endswith(suffix))
+
+
+def score(reports: list[Report], predicted: dict[str, dict[str, set[str]]]) -> Scores:
+    """Compare predictions with the MeSH reference."""
+    scores = Scores()
+    for report in reports:
+        expected, unmapped = expected_findings(report)
+        scores.unmapped.update(unmapped)
+        got = predicted.get(report.study_id, {})
+        scores.reports += 1
+        if any(term.split("/")[0] == NORMAL for term in report.terms):
+            scores.normal_reports += 1
+            scores.normal_clean += not got
+        for finding in FINDINGS:
+            if finding in expected and finding in got:
+                scores.tp[finding] += 1
+                _locate(scores, expected[finding], got[finding])
+            elif finding in got:
+                scores.fp[finding] += 1
+            elif finding in expected:
+                scores.fn[finding] += 1
+    return scores
+
+
+def _locate(scores: Scores, mesh: list[MeshFinding], regions: set[str]) -> None:
+    mesh_sides = frozenset().union(*(m.sides for m in mesh))
+    ours = _sides(regions)
+    if mesh_sides and ours:
+        scores.side_checked += 1
+        scores.side_agree += ours == mesh_sides
+    mesh_zones = frozenset().union(*(m.zones for m in mesh))
+    our_zones = _zones(regions)
+    if mesh_zones and our_zones:
+        scores.zone_checked += 1
+        scores.zone_agree += our_zones == mesh_zones
+
+
+def evaluate(directory: Path, parser: TripletParser) -> dict[str, Scores]:
+    """Scores on the ``dev`` half, the ``confirm`` half and ``all`` reports of ``directory``."""
+    reports = load_reports(directory)
+    predicted = predict(reports, parser)
+    return {
+        "dev": score([r for r in reports if half(r.study_id) == "dev"], predicted),
+        "confirm": score([r for r in reports if half(r.study_id) == "confirm"], predicted),
+        "all": score(reports, predicted),
+    }
+
+
+def frequent_findings(scores: Scores, min_support: int = MIN_SUPPORT) -> list[str]:
+    """Findings with at least ``min_support`` expected reports."""
+    return [f for f in FINDINGS if scores.tp[f] + scores.fn[f] >= min_support]
+
+
+def to_markdown(results: dict[str, Scores], parser_name: str) -> str:
+    """The evaluation as a Markdown section (summary per half, then per finding on all)."""
+    everything = results["all"]
+    frequent = frequent_findings(everything)
+    lines = [
+        f"Backend: `{parser_name}`. Findings averaged (>= {MIN_SUPPORT} MeSH reports): "
+        f"{len(frequent)}.",
+        "",
+        "| split | reports | micro P | micro R | micro F1 | macro F1 | micro F1 (all findings)"
+        " | normal reports clean | side agreement (n) | zone agreement (n) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, scores in results.items():
+        p, r, f = scores.micro(frequent)
+        lines.append(
+            f"| {name} | {scores.reports} | {p:.3f} | {r:.3f} | {f:.3f} | "
+            f"{scores.macro(frequent)[2]:.3f} | {scores.micro(FINDINGS)[2]:.3f} | "
+            f"{scores.normal_share:.3f} ({scores.normal_clean}/{scores.normal_reports}) | "
+            f"{scores.side_agreement:.3f} ({scores.side_checked}) | "
+            f"{scores.zone_agreement:.3f} ({scores.zone_checked}) |"
+        )
+    lines += ["", "| finding | support | TP | FP | FN | P | R | F1 |", "|---|---|---|---|---|---|---|---|"]
+    for finding in sorted(FINDINGS, key=lambda f: -(everything.tp[f] + everything.fn[f])):
+        tp, fp, fn = everything.tp[finding], everything.fp[finding], everything.fn[finding]
+        if tp + fp + fn == 0:
+            continue
+        p, r, f = everything.prf(finding)
+        marker = "" if finding in frequent else " (rare)"
+        lines.append(f"| {finding}{marker} | {tp + fn} | {tp} | {fp} | {fn} | {p:.3f} | {r:.3f} | {f:.3f} |")
+    if everything.unmapped:
+        heads = ", ".join(f"{h} ({n})" for h, n in everything.unmapped.most_common())
+        lines += ["", f"MeSH heads in no mapping table (ignored): {heads}."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""Report sections: MIMIC-CXR free text, OpenI XML and CSV text -> findings, impression,
+indication, comparison, history, technique.
+
+Free text: a heading is a known name at the start of a line or after a sentence end, followed by
+a colon, or alone on its line without one; any case ("Impression:", "FINDINGS", "findings:").
+A section runs to the next heading. "FINAL REPORT", "WET READ", "ADDENDUM" and the like are
+recognised so their words are not mistaken for content, but their text is not a section; a
+WET READ is a preliminary reading and is dropped. Text before the first heading (or under FINAL
+REPORT) that no FINDINGS heading claims becomes the findings: older reports put the findings
+there. A report without any recognisable heading is all findings (``has_headings`` False).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Final
+
+from cxralign.text.decoding import decode_report
+
+FIELDS: Final = ("findings", "impression", "indication", "comparison", "history", "technique")
+_UNLABELLED: Final = "unlabelled"
+_DROPPED: Final = "dropped"
+
+_HEADINGS: Final[dict[str, str]] = {
+    r"findings?(?: and impressions?)?": "findings",
+    r"(?:report|body of report)": "findings",
+    r"impressions?|conclusions?|summary|opinion|impression and recommendations?": "impression",
+    r"(?:clinical )?indications?|reason for (?:the )?(?:exam(?:ination)?|study|request)"
+    r"|clinical question": "indication",
+    r"(?:clinical |patient |medical )?history|clinical (?:information|details|data)": "history",
+    r"comparisons?|prior studies|prior exams?": "comparison",
+    r"technique|examination|exam|procedure|study|views?|type of (?:exam|study)": "technique",
+    r"final report|preliminary report": _UNLABELLED,
+    r"addendum|notification|recommendations?|wet read(?: version #?\d+)?": _DROPPED,
+}
+_HEADING_RE: Final = re.compile(
+    r"(?:^|(?<=[.;!?])[ \t]+)[ \t]*(?P<name>"
+    + "|".join(f"(?:{pattern})" for pattern in _HEADINGS)
+    + r")[ \t]*(?::|(?=\n|\Z))",
+    re.IGNORECASE | re.MULTILINE,
+)
+_COMPILED_NAMES: Final = [(re.compile(p, re.IGNORECASE), field) for p, field in _HEADINGS.items()]
+_OPENI_LABELS: Final = {"FINDINGS": "findings", "IMPRESSION": "impression",
+                        "INDICATION": "indication", "COMPARISON": "comparison",
+                        "HISTORY": "history", "TECHNIQUE": "technique"}
+
+
+class Reason:
+    """Rejection codes of the sections stage (``rejected_inputs.reason``)."""
+
+    EMPTY: Final = "report_empty"
+    UNREADABLE: Final = "report_unreadable"
+    NO_FINDINGS: Final = "no_findings_or_impression"
+
+
+class SectionRejection(Exception):
+    """A report that yields no sections; ``detail`` is built from fixed words only (no PHI)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """The sections of one report (None when absent) and whether it had any heading."""
+
+    findings: str | None = None
+    impression: str | None = None
+    indication: str | None = None
+    comparison: str | None = None
+    history: str | None = None
+    technique: str | None = None
+    has_headings: bool = True
+
+
+def _field_of(name: str) -> str:
+    normalised = " ".join(name.split())
+    for pattern, field in _COMPILED_NAMES:
+        if pattern.fullmatch(normalised):
+            return field
+    raise AssertionError(f"heading {name!r} matched the heading regex but no table row")
+
+
+def _clean(text: str) -> str | None:
+    text = text.strip()
+    return text or None
+
+
+def _join(parts: list[str]) -> str | None:
+    return _clean("\n".join(part.strip() for part in parts if part.strip()))
+
+
+def parse_free_text(text: str) -> Sections:
+    """Sections of a MIMIC-CXR style or CSV free-text report."""
+    collected: dict[str, list[str]] = {}
+    field, position, has_headings = _UNLABELLED, 0, False
+    for match in _HEADING_RE.finditer(text):
+        collected.setdefault(field, []).append(text[position : match.start()])
+        field = _field_of(match.group("name"))
+        has_headings = has_headings or field not in (_DROPPED, _UNLABELLED)
+        position = match.end()
+    collected.setdefault(field, []).append(text[position:])
+    values = {name: _join(collected.get(name, [])) for name in FIELDS}
+    unlabelled = _join(collected.get(_UNLABELLED, []))
+    if values["findings"] is None and unlabelled is not None:
+        values["findings"] = unlabelled
+    return Sections(**values, has_headings=has_headings)
+
+
+def parse_openi_xml(text: str) -> Sections:
+    """Sections of an OpenI report (``<AbstractText Label="FINDINGS">``)."""
+    try:
+        root = ET.fromstring(text.lstrip("\ufeff"))
+    except ET.ParseError as error:
+        raise SectionRejection(Reason.UNREADABLE, f"XML parse error at line {error.position[0]}") from None
+    values: dict[str, str | None] = {}
+    for element in root.iter("AbstractText"):
+        field = _OPENI_LABELS.get((element.get("Label") or "").upper())
+        if field is not None:
+            values[field] = _clean("".join(element.itertext()))
+    return Sections(**values, has_headings=bool(values))
+
+
+def parse_report(data: bytes | str, report_format: str) -> Sections:
+    """Sections of one report in ``report_format`` (``openi_xml`` or a free-text format).
+
+    Raises :class:`SectionRejection` for an empty or unreadable report, or one with neither
+    findings nor impression text.
+    """
+    text, _flag = decode_report(data)
+    if not text.strip():
+        raise SectionRejection(Reason.EMPTY, "report text is empty")
+    sections = parse_openi_xml(text) if report_format == "openi_xml" else parse_free_text(text)
+    if sections.findings is None and sections.impression is None:
+        raise SectionRejection(Reason.NO_FINDINGS, f"{report_format} report has no findings or impression")
+    return sections
+

@@ -1,0 +1,373 @@
+"""The rule backend: a sentence -> ⟨region, finding, existence⟩ triplets, in one regex pass.
+
+How a sentence is read (all choices are general rules, none is tuned to a report):
+
+* Mentions come from :class:`PhraseMatcher` over the lexicon (findings, anatomy, attributes,
+  cues, punctuation), leftmost-longest, so "no change" (pseudo) hides its "no" and "cannot be
+  excluded" is one uncertainty cue.
+* Clauses end at stop cues ("but", "however", "which", "there is", ";") and at a comma that is
+  directly followed by a new cue ("No effusion, possible pneumonia"). A cue governs only its own
+  clause; a bare comma does not end a scope, so "No pneumothorax, effusion, or consolidation"
+  negates all three.
+* Existence is decided by the nearest governing cue: ``pre`` cues look right, ``post`` cues
+  left, ``both`` either way. An uncertainty cue that itself sits in a negation's scope is
+  negated ("no consolidation to suggest pneumonia": pneumonia absent).
+* A finding is placed in the nearest group of anatomy mentions that can locate it (same clause
+  first, then the sentence); mentions joined by "and"/"or"/commas form one group ("heart and
+  mediastinum"). With none, the finding's implied region (cardiomegaly -> cardiac silhouette) or
+  ``unspecified``.
+  A negated finding only takes a location from its own clause ("Left basilar opacity, no
+  effusion": the effusion is unspecified). A zone without a side takes its group's side
+  ("right medial basilar", "infrahilar right lung").
+* Attributes name a finding through the anatomy they describe: "heart size is normal" ->
+  cardiomegaly absent; "lungs are clear" -> opacity absent in the right and left lung. A
+  predicative "normal" also negates the finding it follows ("vascular engorgement appears
+  within normal limits").
+* A finding that a more specific neighbour already says is dropped ("calcified granuloma" is
+  not also a calcification).
+* "No acute cardiopulmonary abnormality/process/disease" names no finding and no region of the
+  vocabulary, so it yields no triplet; a report saying only that has no positive finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from cxralign.text.cues import LIST, NEGATION, PSEUDO, PUNCTUATION, STOP, UNCERTAINTY, Cue
+from cxralign.text.lexicon import (
+    ANATOMY,
+    BOTH,
+    ATTRIBUTE,
+    ATTRIBUTES,
+    FINDING,
+    FINDING_SPECS,
+    Anatomy,
+    FindingSpec,
+    phrase_table,
+)
+from cxralign.text.matcher import Mention, PhraseMatcher
+
+PRESENT: Final = "present"
+ABSENT: Final = "absent"
+UNCERTAIN: Final = "uncertain"
+
+_JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
+_LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
+# Text allowed between two anatomy mentions of one group ("heart and mediastinum").
+_CONNECTOR: Final = re.compile(
+    r"^(?:[\s,/&]|\b(?:and|or|the|as well as|medial|lateral|posterior|anterior|peripheral|central"
+    r"|inferior|superior|mid|upper|lower|of|in)\b)*$",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Triplet:
+    """One ⟨region, finding, existence⟩ statement of a sentence, with its evidence span (an exact
+    substring of the sentence) and the negation/uncertainty cue that decided it (or None)."""
+
+    region: str
+    finding: str
+    existence: str
+    evidence: str
+    cue: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Anatomy mentions joined by connectors; ``clause`` is the clause of its first member."""
+
+    members: tuple[Mention, ...]
+    start: int
+    end: int
+    clause: int
+
+
+def _clauses(text: str, mentions: Sequence[Mention]) -> list[int]:
+    """Clause number of each mention: a stop cue opens a new clause, and so does a comma followed
+    directly by a new pre cue, unless the list goes on after it ("No consolidation, suspicious
+    opacity, or effusion" is one negated list; "No effusion, possible pneumonia" is two)."""
+    clause, numbers = 0, []
+    for index, mention in enumerate(mentions):
+        entry = mention.entry
+        if entry.kind == "cue":
+            family = entry.value.family
+            if family == STOP:
+                clause += 1
+            elif family == LIST and _opens_clause(text, mentions, index):
+                clause += 1
+        numbers.append(clause)
+    return numbers
+
+
+def _opens_clause(text: str, mentions: Sequence[Mention], comma: int) -> bool:
+    if comma + 1 >= len(mentions):
+        return False
+    following = mentions[comma + 1]
+    cue = following.entry.value if following.entry.kind == "cue" else None
+    if cue is None or cue.family not in (NEGATION, UNCERTAINTY) or cue.direction == "post":
+        return False
+    if text[mentions[comma].end : following.start].strip():
+        return False
+    end = next(
+        (m.start for m in mentions[comma + 2 :] if m.entry.kind == "cue" and m.entry.value.family == STOP),
+        len(text),
+    )
+    return _LIST_GOES_ON.search(text, following.end, end) is None
+
+
+def _groups(text: str, mentions: Sequence[Mention], clauses: Sequence[int]) -> list[_Group]:
+    groups: list[_Group] = []
+    current: list[Mention] = []
+    current_clause = 0
+    for mention, clause in zip(mentions, clauses, strict=True):
+        if mention.entry.kind != ANATOMY:
+            continue
+        if current and _CONNECTOR.match(text[current[-1].end : mention.start]):
+            current.append(mention)
+            continue
+        if current:
+            groups.append(_Group(tuple(current), current[0].start, current[-1].end, current_clause))
+        current, current_clause = [mention], clause
+    if current:
+        groups.append(_Group(tuple(current), current[0].start, current[-1].end, current_clause))
+    return groups
+
+
+def _nearest(
+    text: str, mention: Mention, clause: int, groups: Sequence[_Group], kinds: frozenset[str] | None,
+    *, own_clause: bool = False,
+) -> _Group | None:
+    """The group closest to ``mention`` with a member of ``kinds`` (any kind if None): same clause
+    first (only there when ``own_clause``), then one not behind a comma, then the nearest, the
+    preceding one on ties."""
+    best, best_key = None, None
+    for group in groups:
+        if kinds is not None and not any(m.entry.value.kind in kinds for m in group.members):
+            continue
+        if own_clause and group.clause != clause:
+            continue
+        if group.end <= mention.start:
+            distance, after = mention.start - group.end, 1
+        elif group.start >= mention.end:
+            distance, after = group.start - mention.end, 2
+        else:
+            distance, after = 0, 0
+        between = text[min(group.end, mention.end) : max(group.start, mention.start)]
+        key = (group.clause != clause, "," in between, distance, after)
+        if best_key is None or key < best_key:
+            best, best_key = group, key
+    return best
+
+
+def _member_regions(group: _Group) -> list[tuple[Anatomy, tuple[str, ...]]]:
+    """Each member with its regions; a zone that named no side ("infrahilar right lung",
+    "right medial basilar") takes the side(s) its group names."""
+    sides = set()
+    for member in group.members:
+        anatomy: Anatomy = member.entry.value
+        if anatomy.kind == "side":
+            sides.update(anatomy.sides)
+        elif not anatomy.unsided:
+            sides.update(side for side in BOTH if any(r.startswith(side) for r in anatomy.regions))
+    out = []
+    for member in group.members:
+        anatomy = member.entry.value
+        regions = anatomy.regions
+        if anatomy.unsided and sides:
+            regions = tuple(r for r in regions if r.split(" ", 1)[0] in sides) or regions
+        out.append((anatomy, regions))
+    return out
+
+
+def _regions(spec: FindingSpec, group: _Group | None) -> tuple[str, ...] | None:
+    """Regions for a finding located by ``group``; None when the group shows the phrase is about
+    anatomy outside the vocabulary."""
+    if group is None:
+        return spec.implied
+    kinds = {member.entry.value.kind for member in group.members}
+    if not kinds & spec.anchors:
+        return None  # only excluding anatomy is near: not a finding of our vocabulary
+    members = [(a, r) for a, r in _member_regions(group) if a.kind in spec.anchors]
+    if any(anatomy.kind != "side" for anatomy, _ in members):  # "right medial basilar": a modifier
+        members = [(a, r) for a, r in members if a.kind != "side"]
+    regions: list[str] = []
+    for anatomy, member_regions in members:
+        if anatomy.kind == "side":
+            regions.extend(spec.side_region.format(side=side) for side in anatomy.sides)
+        else:
+            regions.extend(member_regions)
+    return tuple(dict.fromkeys(regions)) or spec.implied
+
+
+class _Certainty:
+    """Decides existence for mentions of one sentence from its cue mentions."""
+
+    def __init__(self, text: str, mentions: Sequence[Mention], clauses: Sequence[int]) -> None:
+        self._text = text
+        self._cues = [
+            (mention, clause)
+            for mention, clause in zip(mentions, clauses, strict=True)
+            if mention.entry.kind == "cue" and mention.entry.value.family in (NEGATION, UNCERTAINTY)
+        ]
+
+    def _governing(self, start: int, end: int, clause: int, families: tuple[str, ...]) -> Mention | None:
+        """The nearest cue of ``families`` in the clause whose direction reaches [start, end)."""
+        best, best_distance = None, None
+        for cue_mention, cue_clause in self._cues:
+            cue: Cue = cue_mention.entry.value
+            if cue_clause != clause or cue.family not in families:
+                continue
+            if cue_mention.end <= start and cue.direction in ("pre", "both"):
+                distance = start - cue_mention.end
+            elif cue_mention.start >= end and cue.direction in ("post", "both"):
+                distance = cue_mention.start - end
+            else:
+                continue
+            if best_distance is None or distance < best_distance:
+                best, best_distance = cue_mention, distance
+        return best
+
+    def __call__(self, start: int, end: int, clause: int) -> tuple[str, str | None]:
+        cue_mention = self._governing(start, end, clause, (NEGATION, UNCERTAINTY))
+        if cue_mention is None:
+            return PRESENT, None
+        if cue_mention.entry.value.family == NEGATION:
+            return ABSENT, self._text[cue_mention.start : cue_mention.end]
+        negation = self._governing(cue_mention.start, cue_mention.end, clause, (NEGATION,))
+        if negation is not None:  # "no consolidation to suggest pneumonia"
+            return ABSENT, self._text[negation.start : negation.end]
+        return UNCERTAIN, self._text[cue_mention.start : cue_mention.end]
+
+
+def _attribute_negations(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                         groups: Sequence[_Group]) -> dict[int, Mention]:
+    """Findings negated by a "normal"/"clear" attribute rather than by a cue (index -> attribute).
+
+    Predicative: "Pulmonary vascular engorgement appears within normal limits" - the attribute
+    has no anatomy after it in its clause, and the findings before it are reached without
+    crossing anatomy, a cue, a comma or "and"/"otherwise"/"with" ("hyperinflated and otherwise
+    clear" keeps its finding). Adjacent: "clear airspace disease" reads "clear of".
+    """
+    negated: dict[int, Mention] = {}
+    for j, attribute in enumerate(mentions):
+        if attribute.entry.kind != ATTRIBUTE or not ATTRIBUTES[attribute.entry.value][1]:
+            continue
+        following = mentions[j + 1] if j + 1 < len(mentions) else None
+        if (following is not None and following.entry.kind == FINDING
+                and not text[attribute.end : following.start].strip()):
+            negated[j + 1] = attribute
+        if any(g.clause == clauses[j] and g.start >= attribute.end for g in groups):
+            continue  # attributive ("normal pulmonary vascularity"): describes what follows
+        for i in range(j - 1, -1, -1):
+            mention = mentions[i]
+            if clauses[i] != clauses[j] or mention.entry.kind in (ANATOMY, "cue"):
+                break
+            if _JOINED.search(text, mention.end, attribute.start):
+                break
+            if mention.entry.kind == FINDING:
+                negated[i] = attribute
+    return negated
+
+
+def _absorbed(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
+              finding: str) -> bool:
+    """True when a finding that already says ``finding`` is named right beside it."""
+    absorbers = FINDING_SPECS[finding].absorbed_by
+    if not absorbers:
+        return False
+    for step in (-1, 1):
+        j = index + step
+        while 0 <= j < len(mentions) and mentions[j].entry.kind == ANATOMY:
+            j += step
+        if not 0 <= j < len(mentions) or clauses[j] != clauses[index]:
+            continue
+        other = mentions[j]
+        if other.entry.kind != FINDING or not absorbers & set(other.entry.value):
+            continue
+        left, right = sorted((mentions[index], other), key=lambda m: m.start)
+        gap = text[left.end : right.start]
+        for anatomy in mentions[min(index, j) + 1 : max(index, j)]:
+            gap = gap.replace(text[anatomy.start : anatomy.end], " ")
+        if "," not in gap and len(gap.split()) <= 3:
+            return True
+    return False
+
+
+def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
+    """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
+    mentions = [m for m in mentions if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
+    clauses = _clauses(text, mentions)
+    groups = _groups(text, mentions, clauses)
+    certainty = _Certainty(text, mentions, clauses)
+    by_attribute = _attribute_negations(text, mentions, clauses, groups)
+    found: dict[tuple[str, str, str], Triplet] = {}
+
+    def emit(regions: Sequence[str], finding: str, existence: str, evidence: str, cue: str | None) -> None:
+        for region in regions:
+            found.setdefault((region, finding, existence), Triplet(region, finding, existence, evidence, cue))
+
+    for index, (mention, clause) in enumerate(zip(mentions, clauses, strict=True)):
+        kind = mention.entry.kind
+        if kind == FINDING:
+            if index in by_attribute:
+                attribute = by_attribute[index]
+                existence, cue = ABSENT, text[attribute.start : attribute.end]
+            else:
+                existence, cue = certainty(mention.start, mention.end, clause)
+            evidence = text[mention.start : mention.end]
+            for finding in mention.entry.value:
+                if _absorbed(text, mentions, clauses, index, finding):
+                    continue
+                spec = FINDING_SPECS[finding]
+                # "Left basilar opacity, no effusion": a negation says nothing about other clauses
+                group = _nearest(text, mention, clause, groups, spec.anchors | spec.excluded_by,
+                                 own_clause=existence == ABSENT)
+                regions = _regions(spec, group)
+                if regions is not None:
+                    emit(regions, finding, existence, evidence, cue)
+        elif kind == ATTRIBUTE:
+            table, says_absent = ATTRIBUTES[mention.entry.value]
+            group = _nearest(text, mention, clause, groups, frozenset(table))
+            if group is None:
+                continue
+            if says_absent:
+                existence, cue = ABSENT, text[mention.start : mention.end]
+            else:
+                existence, cue = certainty(mention.start, mention.end, clause)
+            span = (min(group.start, mention.start), max(group.end, mention.end))
+            evidence = text[span[0] : span[1]]
+            for anatomy, member_regions in _member_regions(group):
+                for finding in table.get(anatomy.kind, ()):
+                    spec = FINDING_SPECS[finding]
+                    if anatomy.kind == "side":
+                        regions = tuple(spec.side_region.format(side=s) for s in anatomy.sides)
+                    else:  # "cardiomediastinal" + "enlarged": each finding keeps its own part
+                        own = tuple(r for r in member_regions if r in spec.implied)
+                        regions = own or member_regions or spec.implied
+                    emit(regions, finding, existence, evidence, cue)
+    return list(found.values())
+
+
+class RuleParser:
+    """Offline, rule-based triplet parser (the default backend)."""
+
+    backend_name: Final = "rules"
+
+    def __init__(self) -> None:
+        self._matcher = PhraseMatcher(phrase_table(), PUNCTUATION)
+
+    def scan(self, sentence: str) -> list[Mention]:
+        """The lexicon mentions of a sentence (what :func:`resolve` reads)."""
+        return self._matcher.scan(sentence)
+
+    def parse(self, sentence: str) -> list[Triplet]:
+        """The triplets of one sentence."""
+        return resolve(sentence, self._matcher.scan(sentence))
+
+    def parse_many(self, sentences: Sequence[str]) -> list[list[Triplet]]:
+        """The triplets of each sentence (the interface every backend offers)."""
+        return [self.parse(sentence) for sentence in sentences]

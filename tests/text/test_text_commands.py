@@ -1,0 +1,76 @@
+"""The text subcommands, registered on a parser of our own (as cxralign.cli will)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from cxralign.text.commands import register
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cxralign")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.mark.parametrize("command", ["triplets", "sections", "evaluate-text"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run([command, "--help"])
+    assert exited.value.code == 0
+    assert "usage: cxralign " + command in capsys.readouterr().out
+
+
+def test_triplets_from_openi_xml_directory(shared_data, tmp_path, capsys):
+    reports = tmp_path / "openi"
+    reports.mkdir()
+    for name in ("1.xml", "2.xml", "3.xml"):
+        shutil.copy(shared_data / "iu_xray_reports" / name, reports / name)
+    out = tmp_path / "triplets.parquet"
+    assert run(["triplets", str(reports), "--out", str(out), "--backend", "rules"]) == 0
+    table = pq.read_table(out)
+    assert table.column_names == [
+        "study_id", "sentence_index", "sentence", "region", "finding", "existence", "evidence", "cue",
+    ]
+    assert set(table.column("study_id").to_pylist()) <= {"1", "2", "3"}
+    for row in table.to_pylist():
+        assert row["evidence"] in row["sentence"]
+    printed = capsys.readouterr().out
+    assert "backend: rules" in printed and f"{table.num_rows} triplets" in printed
+
+
+def test_triplets_and_sections_from_mimic_tree_and_csv(tmp_path, capsys):
+    tree = tmp_path / "files" / "p10" / "p10000032"
+    tree.mkdir(parents=True)
+    (tree / "s50414267.txt").write_bytes(
+        "FINDINGS: Small left pleural effusion. Caf\xe9 sign.\nIMPRESSION: No pneumothorax.".encode("latin-1")
+    )
+    out = tmp_path / "t.parquet"
+    assert run(["triplets", str(tmp_path / "files"), "--out", str(out)]) == 0
+    rows = pq.read_table(out).to_pylist()
+    assert {(r["study_id"], r["finding"], r["existence"]) for r in rows} == {
+        ("s50414267", "pleural effusion", "present"), ("s50414267", "pneumothorax", "absent"),
+    }
+    manifest = tmp_path / "reports.csv"
+    manifest.write_text('study_id,text\nA1,"FINDINGS: Heart is enlarged.\nIMPRESSION: Cardiomegaly."\nA2,\n')
+    sections = tmp_path / "s.parquet"
+    assert run(["sections", str(manifest), "--out", str(sections)]) == 0
+    table = pq.read_table(sections).to_pylist()
+    assert [(r["study_id"], r["findings"], r["impression"]) for r in table] == [
+        ("A1", "Heart is enlarged.", "Cardiomegaly.")
+    ]
+    assert "rejected report_empty: 1" in capsys.readouterr().out
+
+
+def test_stanza_backend_without_models_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STANZA_RESOURCES_DIR", str(tmp_path))
+    csv_file = tmp_path / "r.csv"
+    csv_file.write_text("study_id,text\nA,No effusion.\n")
+    assert run(["triplets", str(csv_file), "--out", str(tmp_path / "o.parquet"), "--backend", "stanza"]) == 2
+    assert "radiology NER" in capsys.readouterr().err
+    assert not (tmp_path / "o.parquet").exists()

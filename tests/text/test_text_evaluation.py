@@ -1,0 +1,61 @@
+"""MeSH mapping and the evaluation on real IU reports (a subset, to stay fast)."""
+
+from __future__ import annotations
+
+import shutil
+
+from cxralign.text.commands import DEFAULT_IU_DIR
+from cxralign.text.evaluation import evaluate, frequent_findings, half, to_markdown
+from cxralign.text.mesh import read_term
+from cxralign.text.pipeline import load_parser
+
+
+def findings(term: str) -> set[str]:
+    return {m.finding for m in read_term(term)[0]}
+
+
+def test_mesh_terms_map_onto_the_vocabulary():
+    assert findings("Opacity/lung/base/left/mild") == {"opacity"}
+    assert findings("Opacity/lung/interstitial/reticular/mild") == {"opacity", "interstitial markings"}
+    assert findings("Density/lung/lingula/round") == {"opacity", "nodule"}
+    assert findings("Cardiomegaly/borderline") == {"cardiomegaly"}
+    assert findings("Cardiac Shadow/enlarged/mild") == {"cardiomegaly"}
+    assert findings("Lung/hypoinflation") == {"hypoinflation"}
+    assert findings("Diaphragm/bilateral/flattened") == {"hyperinflation"}
+    assert findings("Thoracic Vertebrae/degenerative") == {"degenerative spine"}
+    assert findings("Costophrenic Angle/left/blunted") == {"pleural effusion"}
+    assert findings("Markings/bronchovascular") == set()
+    assert findings("normal") == set() and not read_term("normal")[1]
+    assert read_term("Deformity/ribs/right") == ([], False)  # ignored on purpose
+    assert read_term("Xanthoma/lung") == ([], True)  # unknown: reported as unmapped
+    item = read_term("Pulmonary Atelectasis/lower lobe/bilateral")[0][0]
+    assert item.sides == {"left", "right"} and item.zones == {"lower"}
+
+
+def test_halves_are_stable_and_balanced():
+    ids = [str(i) for i in range(1, 2001)]
+    dev = [i for i in ids if half(i) == "dev"]
+    assert 900 < len(dev) < 1100
+    assert dev == [i for i in ids if half(i) == "dev"]
+
+
+def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
+    subset = tmp_path / "iu"
+    subset.mkdir()
+    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:400]:
+        shutil.copy(path, subset / path.name)
+    results = evaluate(subset, load_parser("rules"))
+    scores = results["all"]
+    assert scores.reports == 400
+    common = frequent_findings(scores, min_support=10)
+    assert scores.micro(common)[2] >= 0.90
+    assert scores.macro(common)[2] >= 0.80
+    assert scores.normal_share >= 0.95
+    assert scores.side_agreement >= 0.9
+    markdown = to_markdown(results, "rules")
+    assert "| dev |" in markdown and "| confirm |" in markdown
+
+
+def test_default_report_directory_is_beside_the_repository(shared_data):
+    assert DEFAULT_IU_DIR.parts[-3:] == ("shared", "data", "iu_xray_reports")
+    assert (shared_data / "iu_xray_reports").is_dir()

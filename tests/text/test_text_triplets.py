@@ -1,0 +1,151 @@
+"""The rule backend on real sentences from the IU development half, one cue family per test."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxralign.text.lexicon import FINDING_SPECS, phrase_table
+from cxralign.text.matcher import Entry, PhraseMatcher
+from cxralign.text.triplets import RuleParser
+from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
+
+
+@pytest.fixture(scope="module")
+def parser() -> RuleParser:
+    return RuleParser()
+
+
+def facts(parser: RuleParser, sentence: str) -> set[tuple[str, str, str]]:
+    return {(t.region, t.finding, t.existence) for t in parser.parse(sentence)}
+
+
+def existence(parser: RuleParser, sentence: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for triplet in parser.parse(sentence):
+        out.setdefault(triplet.finding, set()).add(triplet.existence)
+    return out
+
+
+def test_negation_cues(parser):
+    assert existence(parser, "There is no evidence of pneumothorax.") == {"pneumothorax": {"absent"}}
+    assert existence(parser, "The lungs are clear without infiltrate.")["opacity"] == {"absent"}
+    assert existence(parser, "The lungs are free of any focal infiltrates.")["opacity"] == {"absent"}
+    assert existence(parser, "Negative for focal pulmonary consolidation.") == {"consolidation": {"absent"}}
+    assert existence(parser, "No pleural effusion is seen.") == {"pleural effusion": {"absent"}}
+    assert existence(parser, "There has been resolution of the left-sided airspace disease.") == {
+        "opacity": {"absent"}
+    }
+
+
+def test_one_cue_negates_a_list(parser):
+    got = facts(parser, "No focal consolidation, visible pneumothorax or large pleural effusions.")
+    assert got == {
+        (UNSPECIFIED_REGION, "consolidation", "absent"),
+        (UNSPECIFIED_REGION, "pneumothorax", "absent"),
+        (UNSPECIFIED_REGION, "pleural effusion", "absent"),
+    }
+
+
+def test_negation_scope_ends_at_but_and_at_a_new_cue(parser):
+    got = existence(parser, "No pneumothorax but small left pleural effusion.")
+    assert got == {"pneumothorax": {"absent"}, "pleural effusion": {"present"}}
+    got = existence(parser, "No pleural effusion, possible pneumonia.")
+    assert got == {"pleural effusion": {"absent"}, "pneumonia": {"uncertain"}}
+
+
+def test_uncertainty_cues(parser):
+    got = existence(parser, "Bibasilar airspace disease may represent infection or mild edema.")
+    assert got == {"opacity": {"present"}, "edema": {"uncertain"}}
+    got = existence(parser, "Question small right pleural effusion versus pleural thickening.")
+    assert got == {"pleural effusion": {"uncertain"}, "pleural thickening": {"uncertain"}}
+    got = existence(parser, "Left basilar atelectasis cannot be excluded.")
+    assert got == {"atelectasis": {"uncertain"}}
+
+
+def test_uncertainty_inside_a_negation_is_negated(parser):
+    got = existence(parser, "There is no focal air space opacity to suggest a pneumonia.")
+    assert got == {"opacity": {"absent"}, "pneumonia": {"absent"}}
+    got = existence(parser, "No focal consolidation, suspicious pulmonary opacity, pneumothorax or definite pleural effusion.")
+    assert set(got) == {"consolidation", "opacity", "pneumothorax", "pleural effusion"}
+    assert all(values == {"absent"} for values in got.values())
+
+
+def test_pseudo_negations_do_not_negate(parser):
+    assert existence(parser, "No change in the left pleural effusion.") == {"pleural effusion": {"present"}}
+    got = existence(parser, "Persistent bilateral lower lobe airspace disease, not significantly changed.")
+    assert got == {"opacity": {"present"}}
+
+
+def test_normal_heart_size_is_cardiomegaly_absent(parser):
+    for sentence in ("Normal heart size.", "The heart size is normal.", "Heart size is within normal limits.",
+                     "The heart is normal in size.", "Heart is not enlarged."):
+        assert facts(parser, sentence) == {("cardiac silhouette", "cardiomegaly", "absent")}, sentence
+    assert facts(parser, "The cardiac silhouette is enlarged.") == {("cardiac silhouette", "cardiomegaly", "present")}
+
+
+def test_lungs_are_clear_is_opacity_absent_in_both_lungs(parser):
+    both = {("right lung", "opacity", "absent"), ("left lung", "opacity", "absent")}
+    assert facts(parser, "Lungs are clear bilaterally.") == both
+    assert facts(parser, "The lungs are clear.") == both
+    assert facts(parser, "Clear lungs.") == both
+
+
+def test_no_acute_cardiopulmonary_abnormality_yields_nothing(parser):
+    assert parser.parse("No acute cardiopulmonary abnormality.") == []
+    assert parser.parse("No acute cardiopulmonary process.") == []
+
+
+def test_laterality_and_bilateral_phrases(parser):
+    assert facts(parser, "Left basilar atelectasis.") == {("left lower lung zone", "atelectasis", "present")}
+    assert facts(parser, "Retrocardiac opacity.") == {("left lower lung zone", "opacity", "present")}
+    assert facts(parser, "Bibasilar atelectasis.") == {
+        ("left lower lung zone", "atelectasis", "present"), ("right lower lung zone", "atelectasis", "present"),
+    }
+    assert facts(parser, "Small right pleural effusion.") == {("right costophrenic angle", "pleural effusion", "present")}
+    # an unsided zone takes the side its neighbour names
+    assert facts(parser, "There is a stable calcified granuloma in the infrahilar right lung.") == {
+        ("right lower lung zone", "calcified granuloma", "present"), ("right lung", "calcified granuloma", "present"),
+    }
+
+
+def test_implied_regions(parser):
+    assert facts(parser, "Stable mild cardiomegaly.") == {("cardiac silhouette", "cardiomegaly", "present")}
+    assert facts(parser, "Tortuous aorta.") == {("aortic arch", "tortuous aorta", "present")}
+    assert facts(parser, "There is a mild levoscoliosis of the thoracic spine.") == {("spine", "scoliosis", "present")}
+    assert facts(parser, "No pneumothorax.") == {(UNSPECIFIED_REGION, "pneumothorax", "absent")}
+
+
+def test_anatomy_outside_the_vocabulary_drops_the_finding(parser):
+    assert parser.parse("Degenerative left glenohumeral osteoarthritis.") == []
+    assert facts(parser, "Mild degenerative changes of the thoracic spine.") == {("spine", "degenerative spine", "present")}
+
+
+def test_calcified_granuloma_is_not_also_a_calcification(parser):
+    assert facts(parser, "Calcified right lower lobe granuloma.") == {
+        ("right lower lung zone", "calcified granuloma", "present")
+    }
+
+
+def test_evidence_is_an_exact_substring_and_cue_is_reported(parser):
+    sentence = "There is no focal consolidation, pleural effusion, or pneumothorax."
+    for triplet in parser.parse(sentence):
+        assert triplet.evidence in sentence
+        assert triplet.cue == "There is no"
+
+
+def test_vocabularies_are_respected(parser):
+    sentence = "Right upper lobe pneumonia with small left effusion and mild cardiomegaly; tortuous aorta."
+    for triplet in parser.parse(sentence):
+        assert triplet.region in REGIONS or triplet.region == UNSPECIFIED_REGION
+        assert triplet.finding in FINDINGS and triplet.existence in EXISTENCE
+
+
+def test_every_finding_has_a_spec_and_a_phrase():
+    assert set(FINDING_SPECS) == set(FINDINGS)
+    named = {f for e in phrase_table().values() if e.kind == "finding" for f in e.value}
+    assert named == set(FINDINGS)
+
+
+def test_a_phrase_with_two_meanings_is_refused():
+    with pytest.raises(ValueError, match="two meanings"):
+        PhraseMatcher({"Mass": Entry("finding", ("mass",)), "mass": Entry("finding", ("nodule",))})
