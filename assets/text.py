@@ -38,7 +38,7 @@ def report_sections(catalog: CatalogResource) -> dg.MaterializeResult:
         store.write_table("rejected_inputs", rejects, f"{batch}.report_sections")
         studies += sections.num_rows
         rejected += rejects.num_rows
-        without_headings += sections.num_rows - pc.sum(sections.column("has_headings")).as_py()
+        without_headings += sections.column("has_headings").to_pylist().count(False)
     metadata: dict[str, dg.RawMetadataValue] = {
         "studies": studies, "rejected": rejected, "without_headings": without_headings,
     }

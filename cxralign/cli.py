@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.text import commands as text_commands
 
 
 def _synthesize(args: argparse.Namespace) -> int:
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--image-size", type=int, help="staged image side in pixels")
     ing.add_argument("--workers", type=int, help="processes; 0 = all cores")
     ing.set_defaults(handler=_ingest)
+
+    text_commands.register(commands)
     return parser
 
 

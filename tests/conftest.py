@@ -15,3 +15,26 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (see shared/data/SOURCES.md)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def materialize_pipeline():
+    """``materialize_pipeline(data_dir, selection, ops_config)``: run the real code location's
+    assets and checks (a list of asset keys) against a temporary data directory,
+    in process, without raising on failure so tests can inspect what ran."""
+    import dagster as dg
+
+    from assets.resources import CatalogResource
+    from workflows.checks import ASSET_CHECKS
+    from workflows.definitions import ASSETS
+
+    def run(data_dir: Path, selection: list[str], ops_config: dict) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [*ASSETS, *ASSET_CHECKS],
+            selection=selection,
+            resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            run_config={"ops": {op: {"config": config} for op, config in ops_config.items()}},
+            raise_on_error=False,
+        )
+
+    return run

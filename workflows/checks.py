@@ -11,10 +11,11 @@ from collections.abc import Callable
 import dagster as dg
 import pyarrow as pa
 
-from assets import ingestion
+from assets import ingestion, text
 from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog
 from cxralign.quality import SUITES, validate_table
+from cxralign.quality.views import sections_coverage, triplets_with_evidence
 
 
 def _whole_table(name: str) -> Callable[[Catalog], pa.Table]:
@@ -53,8 +54,18 @@ def expectations_check(
     return _check
 
 
+def _sections_coverage(catalog: Catalog) -> pa.Table:
+    return sections_coverage(catalog.read_table("reports"), catalog.read_table("sections"))
+
+
+def _triplets_with_evidence(catalog: Catalog) -> pa.Table:
+    return triplets_with_evidence(catalog.read_table("triplets"), catalog.read_table("sentences"))
+
+
 ASSET_CHECKS = [
     expectations_check(ingestion.dicom_images, "images"),
     expectations_check(ingestion.dicom_images, "reports"),
     expectations_check(ingestion.dicom_images, "rejected_inputs", blocking=False),
+    expectations_check(text.report_sections, "sections", _sections_coverage),
+    expectations_check(text.report_triplets, "triplets", _triplets_with_evidence),
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import ingestion
+from assets import ingestion, text
 from assets.resources import CatalogResource
 from workflows.checks import ASSET_CHECKS
 
@@ -22,8 +22,10 @@ def default_data_dir() -> str:
     return os.environ.get("CXRALIGN_DATA_DIR", str(PROJECT_ROOT / "data"))
 
 
+ASSETS = dg.load_assets_from_modules([ingestion, text])
+
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion]),
+    assets=ASSETS,
     asset_checks=ASSET_CHECKS,
     resources={"catalog": CatalogResource(data_dir=default_data_dir())},
 )

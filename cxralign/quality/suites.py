@@ -50,16 +50,20 @@ def reports_suite() -> list[Expectation]:
 
 
 def sections_suite(min_share_with_content: float = 0.9) -> list[Expectation]:
-    """Sections: most studies must have findings or an impression, or the text stage is blind."""
+    """Sections (as ``views.sections_coverage``): most reports must yield findings or an
+    impression, or every later text stage is blind."""
     return [
         E.ExpectTableRowCountToBeBetween(min_value=1),
         E.ExpectColumnValuesToBeUnique(column="study_id"),
-        E.ExpectColumnValuesToBeInSet(column="has_content", value_set=[True], mostly=min_share_with_content),
+        E.ExpectColumnValuesToBeInSet(
+            column="has_content", value_set=[True], mostly=min_share_with_content
+        ),
     ]
 
 
 def triplets_suite() -> list[Expectation]:
-    """Triplets: every value from the controlled vocabularies, evidence inside its sentence."""
+    """Triplets (as ``views.triplets_with_evidence``): every value from the controlled
+    vocabularies, every evidence span inside its sentence."""
     return [
         E.ExpectColumnValuesToBeInSet(column="region", value_set=[*REGIONS, UNSPECIFIED_REGION]),
         E.ExpectColumnValuesToBeInSet(column="finding", value_set=list(FINDINGS)),

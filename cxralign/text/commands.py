@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxralign.io.atomic import atomic_path
+from cxralign.text.settings import TextSettings
 
 DEFAULT_IU_DIR = Path("..") / "shared" / "data" / "iu_xray_reports"
 
@@ -122,7 +123,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     trip.add_argument("input", type=Path, help="reports directory or CSV")
     trip.add_argument("--out", type=Path, required=True, help="output Parquet file")
     trip.add_argument(
-        "--backend", choices=("auto", "rules", "stanza"), default="auto",
+        "--backend", choices=("auto", "rules", "stanza"), default=TextSettings().backend,
         help="auto: stanza when its mimic/radiology models are installed, else rules (default)",
     )
     trip.set_defaults(handler=_triplets)
