@@ -11,6 +11,7 @@ from collections.abc import Callable
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
+from cxralign.pairs import PAIR_KINDS, TAG_COUNT
 from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
 
 E = gx.expectations
@@ -73,10 +74,42 @@ def triplets_suite() -> list[Expectation]:
     ]
 
 
+def boxes_suite() -> list[Expectation]:
+    """Anatomy boxes (as ``views.boxes_geometry``): every box inside its image with positive
+    area, all 29 regions on every image, right lung on image-left, known sources."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeInSet(column="region", value_set=list(REGIONS)),
+        E.ExpectColumnValuesToBeInSet(column="source", value_set=["detector", "atlas", "gold"]),
+        E.ExpectColumnValuesToBeBetween(column="score", min_value=0.0, max_value=1.0),
+        E.ExpectColumnValuesToBeInSet(column="inside_image", value_set=[True]),
+        E.ExpectColumnValuesToBeInSet(column="image_is_ingested", value_set=[True]),
+        E.ExpectColumnValuesToBeBetween(
+            column="regions_in_image", min_value=len(REGIONS), max_value=len(REGIONS)
+        ),
+        E.ExpectColumnValuesToBeInSet(column="lungs_in_place", value_set=[True]),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["image_id", "region"]),
+    ]
+
+
+def pairs_suite() -> list[Expectation]:
+    """Region–sentence pairs (as ``views.pairs_references``): known kinds, every cited
+    sentence and box exists, tag vectors of the vocabulary's length."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeInSet(column="pair_kind", value_set=list(PAIR_KINDS)),
+        E.ExpectColumnValuesToBeInSet(column="sentences_exist", value_set=[True]),
+        E.ExpectColumnValuesToBeInSet(column="boxes_exist", value_set=[True]),
+        E.ExpectColumnValuesToBeBetween(column="tag_count", min_value=TAG_COUNT, max_value=TAG_COUNT),
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Expectation]]] = {
     "images": images_suite,
     "rejected_inputs": rejected_inputs_suite,
     "reports": reports_suite,
     "sections": sections_suite,
     "triplets": triplets_suite,
+    "boxes": boxes_suite,
+    "pairs": pairs_suite,
 }

@@ -43,3 +43,76 @@ def triplets_with_evidence(triplets: pa.Table, sentences: pa.Table) -> pa.Table:
         )
     ]
     return triplets.append_column("evidence_in_sentence", pa.array(inside, pa.bool_()))
+
+
+def boxes_geometry(boxes: pa.Table, images: pa.Table) -> pa.Table:
+    """Boxes plus what their suite checks: inside the staged image with positive area, and
+    (per image) how many of the 29 regions it has and whether the lungs sit on the right sides.
+
+    Staged images are square; their side is the ingestion ``image_size``, recovered from each
+    image's ``staged_scale`` and original size (staged = original × scale, longest side = S).
+    """
+    side_of = {
+        image_id: round(max(rows, columns) * scale)
+        for image_id, rows, columns, scale in zip(
+            images["image_id"].to_pylist(), images["rows"].to_pylist(),
+            images["columns"].to_pylist(), images["staged_scale"].to_pylist(), strict=True,
+        )
+    }
+    rows = boxes.to_pylist()
+    regions_per_image: dict[str, set[str]] = {}
+    lung_centre: dict[tuple[str, str], float] = {}
+    for row in rows:
+        regions_per_image.setdefault(row["image_id"], set()).add(row["region"])
+        if row["region"] in ("right lung", "left lung"):
+            lung_centre[(row["image_id"], row["region"])] = (row["x1"] + row["x2"]) / 2
+    tolerance = 0.5  # boxes are float pixels; allow rounding at the border
+
+    def inside(row: dict) -> bool:
+        side = side_of.get(row["image_id"])
+        return (
+            side is not None
+            and -tolerance <= row["x1"] < row["x2"] <= side + tolerance
+            and -tolerance <= row["y1"] < row["y2"] <= side + tolerance
+        )
+
+    def lungs_in_place(image_id: str) -> bool:
+        # Patient-right is image-left on a frontal radiograph.
+        right = lung_centre.get((image_id, "right lung"))
+        left = lung_centre.get((image_id, "left lung"))
+        return right is not None and left is not None and right < left
+
+    return boxes.append_column(
+        "inside_image", pa.array([inside(row) for row in rows], pa.bool_())
+    ).append_column(
+        "regions_in_image", pa.array([len(regions_per_image[row["image_id"]]) for row in rows], pa.int32())
+    ).append_column(
+        "lungs_in_place", pa.array([lungs_in_place(row["image_id"]) for row in rows], pa.bool_())
+    ).append_column(
+        "image_is_ingested", pa.array([row["image_id"] in side_of for row in rows], pa.bool_())
+    )
+
+
+def pairs_references(pairs: pa.Table, sentences: pa.Table, boxes: pa.Table) -> pa.Table:
+    """Pairs plus whether every sentence they cite exists, whether a region row's region has a
+    box on that image, and the length of its tag vector."""
+    known_sentences = set(zip(
+        sentences["study_id"].to_pylist(), sentences["sentence_index"].to_pylist(), strict=True
+    ))
+    known_boxes = set(zip(boxes["image_id"].to_pylist(), boxes["region"].to_pylist(), strict=True))
+    rows = pairs.select(["study_id", "image_id", "pair_kind", "member_regions", "sentence_indices"]).to_pylist()
+    sentences_exist = [
+        all((row["study_id"], index) in known_sentences for index in row["sentence_indices"])
+        for row in rows
+    ]
+    boxes_exist = [
+        all((row["image_id"], region) in known_boxes for region in row["member_regions"])
+        for row in rows
+    ]
+    return pairs.append_column(
+        "sentences_exist", pa.array(sentences_exist, pa.bool_())
+    ).append_column(
+        "boxes_exist", pa.array(boxes_exist, pa.bool_())
+    ).append_column(
+        "tag_count", pc.list_value_length(pairs["tags"])
+    )

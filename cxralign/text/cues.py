@@ -1,4 +1,4 @@
-"""Negation, uncertainty, pseudo-negation and scope-ending cues (NegEx/ConText style).
+"""Negation, uncertainty, hypothetical, pseudo-negation and scope-ending cues (NegEx/ConText style).
 
 The cue words are seeded from the lemmas of the CheXpert labeler's negation and uncertainty
 patterns (``no``, ``without``, ``free``, ``negative``, ``clear``, ``resolve``, ``absent``,
@@ -9,6 +9,13 @@ govern the findings after them, ``post`` cues those before them, ``both`` either
 B"). Pseudo cues ("no change", "not significantly changed") contain a negation word but negate
 nothing; they are matched as longer phrases so that their "no"/"not" never becomes a cue.
 Stop cues end a cue's scope ("No effusion but small pneumothorax").
+
+Hypothetical cues (ConText's HYPOTHETICAL) name a finding as the *target* of a test, a
+recommendation or a condition: "CT can be performed to identify a small nodule", "limits
+evaluation for an effusion", "rule out pneumonia", "if there is any adenopathy". Such a sentence
+says what someone might look for, not what the image shows or suggests, so it is neither
+uncertain (a radiologist's hedge about this image) nor absent. Hedges stay uncertainty cues:
+"may represent", "cannot exclude", "correlate clinically for".
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from cxralign.text.matcher import Entry
 
 NEGATION: Final = "negation"
 UNCERTAINTY: Final = "uncertainty"
+HYPOTHETICAL: Final = "hypothetical"
 PSEUDO: Final = "pseudo"
 STOP: Final = "stop"
 LIST: Final = "list"  # a comma: joins list items, never ends a scope by itself
@@ -27,7 +35,8 @@ LIST: Final = "list"  # a comma: joins list items, never ends a scope by itself
 
 @dataclass(frozen=True, slots=True)
 class Cue:
-    """A cue's family (negation/uncertainty/pseudo/stop) and direction (pre/post/both)."""
+    """A cue's family (negation/uncertainty/hypothetical/pseudo/stop) and direction
+    (pre/post/both)."""
 
     family: str
     direction: str = "pre"
@@ -64,8 +73,7 @@ _UNCERTAINTY_PRE = (
     "less likely", "most likely", "more likely", "favor", "favored", "versus", "vs",
     "could be", "may be", "might be", "borderline", "correlate clinically for", "correlate for",
     "clinical correlation for", "consideration", "considerations include", "symptoms of",
-    "to identify", "to evaluate for", "evaluate for", "evaluation for", "to exclude",
-    "to rule out", "rule out", "for evaluation of",
+    "if any",
 )
 _UNCERTAINTY_POST = (
     "cannot be excluded", "can not be excluded", "cannot be ruled out", "can not be ruled out",
@@ -73,6 +81,13 @@ _UNCERTAINTY_POST = (
     "not completely excluded", "not be excluded", "is possible", "are possible", "is suspected",
     "are suspected", "is questioned", "is likely", "are likely", "is considered",
     "is not entirely excluded", "not totally excluded", "would be a consideration",
+)
+_HYPOTHETICAL_PRE = (
+    "to identify", "to evaluate for", "evaluate for", "evaluation for", "to exclude",
+    "to exclude the possibility of", "to rule out", "rule out", "for evaluation of",
+    "to assess for", "assess for", "to look for", "to determine if there is",
+    "to determine whether there is", "if", "if there is", "if there are", "whether there is",
+    "whether there are", "in case of",
 )
 _PSEUDO = (
     "no change", "no changes", "no significant change", "no significant changes",
@@ -98,13 +113,14 @@ def cue_table() -> dict[str, Entry]:
         (_NEGATION_POST, Cue(NEGATION, "post")),
         (_UNCERTAINTY_PRE, Cue(UNCERTAINTY, "pre")),
         (_UNCERTAINTY_POST, Cue(UNCERTAINTY, "post")),
+        (_HYPOTHETICAL_PRE, Cue(HYPOTHETICAL, "pre")),
         (_PSEUDO, Cue(PSEUDO)),
         (_STOP, Cue(STOP)),
     )
     for phrases, cue in groups:
         for phrase in phrases:
             table[phrase] = Entry("cue", cue)
-    for both in ("versus", "vs", "unlikely", "resolved", "absent"):
+    for both in ("versus", "vs", "unlikely", "resolved", "absent", "if any"):
         table[both] = Entry("cue", Cue(table[both].value.family, "both"))
     return table
 

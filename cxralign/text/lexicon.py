@@ -224,9 +224,11 @@ _SIDE_WORDS: Final[dict[str, tuple[str, ...]]] = {
     "right": ("right",), "left": ("left",), "bilateral": BOTH, "both": BOTH,
     "right and left": BOTH, "left and right": BOTH,
 }
+# Bare "both" is not a side: reports say "both on PA and lateral views", "both frontal and
+# lateral"; "both lungs", "both bases" come from the side words above.
 _SIDE_ONLY_PHRASES: Final[dict[str, tuple[str, ...]]] = {
     "right": ("right",), "left": ("left",), "bilateral": BOTH, "bilaterally": BOTH,
-    "both": BOTH, "both sides": BOTH, "on the right": ("right",), "on the left": ("left",),
+    "both sides": BOTH, "on the right": ("right",), "on the left": ("left",),
     "right greater than left": BOTH, "left greater than right": BOTH,
 }
 # Fixed anatomy phrases: (kind, regions, phrases).
@@ -399,6 +401,16 @@ def phrase_table() -> dict[str, Entry]:
             table[phrase] = entry
     _check_regions(table)
     return table
+
+
+def finding_phrases() -> list[dict[str, object]]:
+    """The finding phrases of the rule backend as plain data (``phrase``, ``findings``, ``stem``),
+    so a peer tool in another environment (the medspacy benchmark) looks for the same words."""
+    return [
+        {"phrase": phrase.rstrip("*"), "findings": list(entry.value), "stem": phrase.endswith("*")}
+        for phrase, entry in phrase_table().items()
+        if entry.kind == FINDING
+    ]
 
 
 def _check_regions(table: dict[str, Entry]) -> None:

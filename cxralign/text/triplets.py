@@ -12,6 +12,13 @@ How a sentence is read (all choices are general rules, none is tuned to a report
 * Existence is decided by the nearest governing cue: ``pre`` cues look right, ``post`` cues
   left, ``both`` either way. An uncertainty cue that itself sits in a negation's scope is
   negated ("no consolidation to suggest pneumonia": pneumonia absent).
+* A finding governed by a hypothetical cue yields no triplet: it is what a test or a
+  recommendation would look for ("CT can be performed to identify a small nodule", "limits
+  evaluation for an effusion"), which says nothing about this image (see :mod:`cues`).
+* Chronic, old and post-surgical states are findings like any other ("Old right rib
+  fractures", "Minimal degenerative changes thoracic spine", "Cholecystectomy clips"): the IU
+  MeSH coders code them in nine reports out of ten even when the impression is normal, so
+  reading them as absent would misread both the text and the coders' convention.
 * A finding is placed in the nearest group of anatomy mentions that can locate it (same clause
   first, then the sentence); mentions joined by "and"/"or"/commas form one group ("heart and
   mediastinum"). With none, the finding's implied region (cardiomegaly -> cardiac silhouette) or
@@ -36,7 +43,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from cxralign.text.cues import LIST, NEGATION, PSEUDO, PUNCTUATION, STOP, UNCERTAINTY, Cue
+from cxralign.text.cues import (
+    HYPOTHETICAL,
+    LIST,
+    NEGATION,
+    PSEUDO,
+    PUNCTUATION,
+    STOP,
+    UNCERTAINTY,
+    Cue,
+)
 from cxralign.text.lexicon import (
     ANATOMY,
     BOTH,
@@ -53,13 +69,15 @@ from cxralign.text.matcher import Mention, PhraseMatcher
 PRESENT: Final = "present"
 ABSENT: Final = "absent"
 UNCERTAIN: Final = "uncertain"
+_SCOPED: Final = (NEGATION, UNCERTAINTY, HYPOTHETICAL)  # the cue families that decide existence
 
 _JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
-# Text allowed between two anatomy mentions of one group ("heart and mediastinum").
+# Text allowed between two anatomy mentions of one group ("heart and mediastinum"; a range,
+# "left mid to upper lung", is one group too).
 _CONNECTOR: Final = re.compile(
-    r"^(?:[\s,/&]|\b(?:and|or|the|as well as|medial|lateral|posterior|anterior|peripheral|central"
-    r"|inferior|superior|mid|upper|lower|of|in)\b)*$",
+    r"^(?:[\s,/&]|\b(?:and|or|to|the|as well as|medial|lateral|posterior|anterior|peripheral"
+    r"|central|inferior|superior|mid|upper|lower|of|in)\b)*$",
     re.I,
 )
 
@@ -108,7 +126,7 @@ def _opens_clause(text: str, mentions: Sequence[Mention], comma: int) -> bool:
         return False
     following = mentions[comma + 1]
     cue = following.entry.value if following.entry.kind == "cue" else None
-    if cue is None or cue.family not in (NEGATION, UNCERTAINTY) or cue.direction == "post":
+    if cue is None or cue.family not in _SCOPED or cue.direction == "post":
         return False
     if text[mentions[comma].end : following.start].strip():
         return False
@@ -211,7 +229,7 @@ class _Certainty:
         self._cues = [
             (mention, clause)
             for mention, clause in zip(mentions, clauses, strict=True)
-            if mention.entry.kind == "cue" and mention.entry.value.family in (NEGATION, UNCERTAINTY)
+            if mention.entry.kind == "cue" and mention.entry.value.family in _SCOPED
         ]
 
     def _governing(self, start: int, end: int, clause: int, families: tuple[str, ...]) -> Mention | None:
@@ -231,11 +249,15 @@ class _Certainty:
                 best, best_distance = cue_mention, distance
         return best
 
-    def __call__(self, start: int, end: int, clause: int) -> tuple[str, str | None]:
-        cue_mention = self._governing(start, end, clause, (NEGATION, UNCERTAINTY))
+    def __call__(self, start: int, end: int, clause: int) -> tuple[str | None, str | None]:
+        """Existence and its cue text; existence None when a hypothetical cue governs."""
+        cue_mention = self._governing(start, end, clause, _SCOPED)
         if cue_mention is None:
             return PRESENT, None
-        if cue_mention.entry.value.family == NEGATION:
+        family = cue_mention.entry.value.family
+        if family == HYPOTHETICAL:
+            return None, self._text[cue_mention.start : cue_mention.end]
+        if family == NEGATION:
             return ABSENT, self._text[cue_mention.start : cue_mention.end]
         negation = self._governing(cue_mention.start, cue_mention.end, clause, (NEGATION,))
         if negation is not None:  # "no consolidation to suggest pneumonia"
@@ -318,6 +340,8 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 existence, cue = ABSENT, text[attribute.start : attribute.end]
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
+            if existence is None:
+                continue
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:
                 if _absorbed(text, mentions, clauses, index, finding):
@@ -338,6 +362,8 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 existence, cue = ABSENT, text[mention.start : mention.end]
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
+                if existence is None:
+                    continue
             span = (min(group.start, mention.start), max(group.end, mention.end))
             evidence = text[span[0] : span[1]]
             for anatomy, member_regions in _member_regions(group):

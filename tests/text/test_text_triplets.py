@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cxralign.text.lexicon import FINDING_SPECS, phrase_table
+from cxralign.text.lexicon import FINDING_SPECS, finding_phrases, phrase_table
 from cxralign.text.matcher import Entry, PhraseMatcher
 from cxralign.text.triplets import RuleParser
 from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
@@ -70,6 +70,21 @@ def test_uncertainty_inside_a_negation_is_negated(parser):
     assert all(values == {"absent"} for values in got.values())
 
 
+def test_the_target_of_a_test_or_recommendation_yields_no_triplet(parser):
+    # hypothetical: what a test would look for says nothing about this image
+    assert parser.parse("If clinically indicated, further evaluation with CT of the thorax can be "
+                        "performed to identify a small nodule.") == []
+    assert parser.parse("Limited exam, for evaluation of fractures.") == []
+    assert parser.parse("The XXXX of lateral view and limits evaluation for an effusion or the "
+                        "patellofemoral joint space.") == []
+    # the rest of the sentence is still read, and hedges stay uncertain
+    got = existence(parser, "Left perihilar nodular opacity redemonstrated, appears dense, may be "
+                            "granulomatous, if desired one may consider CT for further characterization.")
+    assert got == {"nodule": {"present"}, "opacity": {"present"}, "calcified granuloma": {"uncertain"}}
+    # "if any" hedges (constructed: no dev sentence has it) rather than makes hypothetical
+    assert existence(parser, "Minimal if any pleural effusion.") == {"pleural effusion": {"uncertain"}}
+
+
 def test_pseudo_negations_do_not_negate(parser):
     assert existence(parser, "No change in the left pleural effusion.") == {"pleural effusion": {"present"}}
     got = existence(parser, "Persistent bilateral lower lobe airspace disease, not significantly changed.")
@@ -108,6 +123,28 @@ def test_laterality_and_bilateral_phrases(parser):
     }
 
 
+def test_bare_both_is_not_a_side(parser):
+    sentence = ("Irregular 1.2 cm opacity in the left upper lung is identified both on PA and lateral "
+                "views and XXXX represents chronic scarring.")
+    assert {t.region for t in parser.parse(sentence)} == {"left upper lung zone"}
+    assert facts(parser, "Minimal XXXX scarring in both lower lobes.") == {
+        ("left lower lung zone", "scarring", "present"), ("right lower lung zone", "scarring", "present"),
+    }
+
+
+def test_a_range_of_zones_is_one_group(parser):
+    got = facts(parser, "XXXX calcific density in the left mid to upper lung XXXX represents old "
+                        "granulomatous disease.")
+    assert {region for region, _, _ in got} == {"left upper lung zone"}
+
+
+def test_names_that_contain_a_finding_word_are_not_that_finding(parser):
+    assert parser.parse("Findings consistent with widespread changes from cystic fibrosis.") == []
+    got = facts(parser, "There may be a subtle airspace opacity in the right base near the "
+                        "midclavicular line.")
+    assert got == {("right lower lung zone", "opacity", "uncertain")}
+
+
 def test_implied_regions(parser):
     assert facts(parser, "Stable mild cardiomegaly.") == {("cardiac silhouette", "cardiomegaly", "present")}
     assert facts(parser, "Tortuous aorta.") == {("aortic arch", "tortuous aorta", "present")}
@@ -144,6 +181,13 @@ def test_every_finding_has_a_spec_and_a_phrase():
     assert set(FINDING_SPECS) == set(FINDINGS)
     named = {f for e in phrase_table().values() if e.kind == "finding" for f in e.value}
     assert named == set(FINDINGS)
+
+
+def test_finding_phrases_export_the_lexicon_for_peer_tools():
+    phrases = finding_phrases()
+    assert {f for p in phrases for f in p["findings"]} == set(FINDINGS)
+    stems = {p["phrase"] for p in phrases if p["stem"]}
+    assert "atelecta" in stems and not any(p["phrase"].endswith("*") for p in phrases)
 
 
 def test_a_phrase_with_two_meanings_is_refused():

@@ -1,0 +1,135 @@
+"""A trained detector on disk and in memory.
+
+Model directory (no pickled classes, so any later version of this code can read it):
+- ``weights.pt``: the network's state dict (tensors only; loaded with ``weights_only=True``);
+- ``config.json``: backbone, input size, region names in output order, pixel normalisation;
+- ``atlas.json``: the canonical region layout used for the fallback (see ``atlas``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cxralign.anatomy.atlas import Atlas
+from cxralign.anatomy.geometry import RegionBoxes
+from cxralign.anatomy.model import RegionDetectorNet
+from cxralign.anatomy.settings import AnatomySettings
+from cxralign.io.atomic import atomic_path
+from cxralign.vocabulary import REGIONS
+
+WEIGHTS_FILE: Final = "weights.pt"
+CONFIG_FILE: Final = "config.json"
+ATLAS_FILE: Final = "atlas.json"
+FORMAT_VERSION: Final = 1
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
+PREDICT_BATCH: Final = 32
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything besides the weights that rebuilding and feeding the network needs."""
+
+    backbone: str
+    input_size: int
+    regions: tuple[str, ...]
+    pixel_mean: float = PIXEL_MEAN
+    pixel_std: float = PIXEL_STD
+    format_version: int = FORMAT_VERSION
+
+    @staticmethod
+    def from_settings(settings: AnatomySettings) -> DetectorConfig:
+        return DetectorConfig(settings.backbone, settings.input_size, tuple(REGIONS))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @staticmethod
+    def from_json(text: str) -> DetectorConfig:
+        data = json.loads(text)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported detector format {data.get('format_version')}")
+        return DetectorConfig(**{**data, "regions": tuple(data["regions"])})
+
+
+def normalise(pixels: torch.Tensor, config: DetectorConfig) -> torch.Tensor:
+    """[0, 1] pixels -> network input (the one normalisation training and inference share)."""
+    return (pixels - config.pixel_mean) / config.pixel_std
+
+
+def square(image: np.ndarray) -> np.ndarray:
+    """Pad an image right/bottom to a square, the staged-image convention, so one normalised
+    coordinate means the same on both axes."""
+    rows, columns = image.shape
+    side = max(rows, columns)
+    if rows == columns:
+        return image
+    out = np.zeros((side, side), dtype=image.dtype)
+    out[:rows, :columns] = image
+    return out
+
+
+def to_input(images: np.ndarray, size: int) -> torch.Tensor:
+    """Square uint8 image(s) ``(S, S)`` or ``(n, S, S)`` -> ``(n, 1, size, size)`` floats in
+    [0, 1], resized with antialiasing (training resizes its gold images the same way)."""
+    pixels = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).float()
+    pixels = pixels.reshape(-1, 1, *pixels.shape[-2:])
+    resized = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True,
+                            align_corners=False)
+    return resized / 255.0
+
+
+class Detector:
+    """A trained region detector: ``predict`` gives 29 boxes per image with a predicted-IoU
+    score; ``atlas`` is the fallback layout saved with it."""
+
+    def __init__(self, net: RegionDetectorNet, config: DetectorConfig, atlas: Atlas) -> None:
+        self.net = net.eval()
+        self.config = config
+        self.atlas = atlas
+
+    def save(self, model_dir: Path) -> None:
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
+            torch.save(self.net.state_dict(), tmp)
+        with atomic_path(model_dir / CONFIG_FILE) as tmp:
+            tmp.write_text(self.config.to_json(), encoding="utf-8")
+        self.atlas.save(model_dir / ATLAS_FILE)
+
+    @torch.inference_mode()
+    def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> list[RegionBoxes]:
+        """Boxes in each input image's pixels (uint8 ``(n, S, S)`` staged arrays, or a list of
+        2-D uint8 arrays, padded right/bottom to a square if they are not one)."""
+        results: list[RegionBoxes] = []
+        for start in range(0, len(images), PREDICT_BATCH):
+            chunk = [square(np.asarray(image)) for image in images[start : start + PREDICT_BATCH]]
+            pixels = torch.cat([to_input(image, self.config.input_size) for image in chunk])
+            boxes, logits = self.net(normalise(pixels, self.config))
+            scores = logits.sigmoid().numpy()
+            for image, image_boxes, image_scores in zip(chunk, boxes.numpy(), scores, strict=True):
+                side = image.shape[0]
+                results.append({
+                    region: (*(float(v) * side for v in box), float(score))
+                    for region, box, score in zip(self.config.regions, image_boxes, image_scores,
+                                                  strict=True)
+                })
+        return results
+
+
+
+def load_detector(model_dir: Path) -> Detector:
+    """Rebuild a saved detector (random-initialised backbone, then the saved weights)."""
+    model_dir = Path(model_dir)
+    config = DetectorConfig.from_json((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    net = RegionDetectorNet(config.backbone, len(config.regions))
+    state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    return Detector(net, config, Atlas.load(model_dir / ATLAS_FILE))

@@ -1,0 +1,47 @@
+"""Anatomy stage configuration: one source of truth for the CLI, the library and the Dagster
+asset config (which subclasses it; plain field types only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class AnatomySettings(BaseModel):
+    """How the region detector is trained and when its boxes are trusted.
+
+    The defaults train in about 10 minutes on a 2-core laptop CPU (random initialisation: no
+    weights are downloaded) and infer well above 10 images/s.
+    """
+
+    backbone: str = Field(
+        default="resnet18",
+        description="timm backbone name (features_only); small CNNs train on a CPU in minutes.",
+    )
+    input_size: int = Field(
+        default=160, ge=32,
+        description="Side of the square the staged image is resized to for the network.",
+    )
+    epochs: int = Field(
+        default=40, ge=1,
+        description="Passes over the training images (real and phantom together).",
+    )
+    batch_size: int = Field(default=32, ge=1, description="Images per optimisation step.")
+    lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
+    min_score: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A detector box whose predicted IoU is below this is replaced by the atlas.",
+    )
+    pretrained_path: str = Field(
+        default="",
+        description="Local timm/torchvision weights file for the backbone; empty = random "
+        "initialisation (nothing is ever downloaded).",
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of initialisation and augmentation.")
+    synthetic_studies: int = Field(
+        default=300, ge=0,
+        description="Phantom radiographs (all 29 regions boxed) generated and added to training.",
+    )
+    workers: int = Field(
+        default=0, ge=0,
+        description="Processes for decoding training images and phantoms; 0 = every core.",
+    )
