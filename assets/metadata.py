@@ -23,13 +23,15 @@ def table_preview(table: pa.Table, rows: int = 5, columns: Sequence[str] | None 
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def image_grid(images: Sequence[np.ndarray], columns: int = 4) -> Image.Image:
-    """Tile equally sized grey-scale uint8 images into one picture."""
-    height, width = images[0].shape
-    count_rows = -(-len(images) // columns)
-    grid = Image.new("L", (columns * width, count_rows * height))
-    for index, array in enumerate(images):
-        grid.paste(Image.fromarray(array), ((index % columns) * width, (index // columns) * height))
+def image_grid(images: Sequence[np.ndarray | Image.Image], columns: int = 4) -> Image.Image:
+    """Tile equally sized pictures (uint8 arrays or PIL images, grey or colour) into one."""
+    tiles = [tile if isinstance(tile, Image.Image) else Image.fromarray(tile) for tile in images]
+    mode = "RGB" if any(tile.mode != "L" for tile in tiles) else "L"
+    width, height = tiles[0].size
+    count_rows = -(-len(tiles) // columns)
+    grid = Image.new(mode, (min(columns, len(tiles)) * width, count_rows * height))
+    for index, tile in enumerate(tiles):
+        grid.paste(tile.convert(mode), ((index % columns) * width, (index // columns) * height))
     return grid
 
 

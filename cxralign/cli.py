@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.anatomy import commands as anatomy_commands
 from cxralign.text import commands as text_commands
 
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ing.set_defaults(handler=_ingest)
 
     text_commands.register(commands)
+    anatomy_commands.register(commands)
     return parser
 
 

@@ -11,11 +11,16 @@ from collections.abc import Callable
 import dagster as dg
 import pyarrow as pa
 
-from assets import ingestion, text
+from assets import anatomy, ingestion, pairs, text
 from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog
 from cxralign.quality import SUITES, validate_table
-from cxralign.quality.views import sections_coverage, triplets_with_evidence
+from cxralign.quality.views import (
+    boxes_geometry,
+    pairs_references,
+    sections_coverage,
+    triplets_with_evidence,
+)
 
 
 def _whole_table(name: str) -> Callable[[Catalog], pa.Table]:
@@ -62,10 +67,22 @@ def _triplets_with_evidence(catalog: Catalog) -> pa.Table:
     return triplets_with_evidence(catalog.read_table("triplets"), catalog.read_table("sentences"))
 
 
+def _boxes_geometry(catalog: Catalog) -> pa.Table:
+    return boxes_geometry(catalog.read_table("boxes"), catalog.read_table("images"))
+
+
+def _pairs_references(catalog: Catalog) -> pa.Table:
+    return pairs_references(
+        catalog.read_table("pairs"), catalog.read_table("sentences"), catalog.read_table("boxes")
+    )
+
+
 ASSET_CHECKS = [
     expectations_check(ingestion.dicom_images, "images"),
     expectations_check(ingestion.dicom_images, "reports"),
     expectations_check(ingestion.dicom_images, "rejected_inputs", blocking=False),
     expectations_check(text.report_sections, "sections", _sections_coverage),
     expectations_check(text.report_triplets, "triplets", _triplets_with_evidence),
+    expectations_check(anatomy.anatomy_boxes, "boxes", _boxes_geometry),
+    expectations_check(pairs.region_sentence_pairs, "pairs", _pairs_references),
 ]

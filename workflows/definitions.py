@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import ingestion, text
+from assets import anatomy, ingestion, pairs, text
 from assets.resources import CatalogResource
 from workflows.checks import ASSET_CHECKS
 
@@ -22,7 +22,7 @@ def default_data_dir() -> str:
     return os.environ.get("CXRALIGN_DATA_DIR", str(PROJECT_ROOT / "data"))
 
 
-ASSETS = dg.load_assets_from_modules([ingestion, text])
+ASSETS = dg.load_assets_from_modules([ingestion, text, anatomy, pairs])
 
 defs = dg.Definitions(
     assets=ASSETS,

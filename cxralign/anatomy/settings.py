@@ -14,18 +14,18 @@ class AnatomySettings(BaseModel):
     """
 
     backbone: str = Field(
-        default="resnet18",
+        default="resnet10t",
         description="timm backbone name (features_only); small CNNs train on a CPU in minutes.",
     )
     input_size: int = Field(
-        default=160, ge=32,
+        default=128, ge=32,
         description="Side of the square the staged image is resized to for the network.",
     )
     epochs: int = Field(
-        default=40, ge=1,
+        default=45, ge=1,
         description="Passes over the training images (real and phantom together).",
     )
-    batch_size: int = Field(default=32, ge=1, description="Images per optimisation step.")
+    batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
     min_score: float = Field(
         default=0.5, ge=0, le=1,

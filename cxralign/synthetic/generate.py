@@ -260,7 +260,11 @@ original DICOM image, x = column, y = row, patient right on image left.
   above the carina), device. Absent rows are the findings the report negates.
 - `sentences`: study_key, sentence_index, section (`findings` | `impression`; text under no
   heading counts as findings), sentence (exact text as in the report), finding, existence,
-  regions (list). One row per (sentence, finding) the report states.
+  regions (list). One row per (sentence, finding) the report states. Regions are what the
+  sentence's words say, so they may differ from the lesion's `findings` region: edema is drawn
+  in the lungs, but a sentence calling it "perihilar" states the hilar structures of that side
+  (the Chest ImaGenome convention); "the lungs are clear/free of X" locates X absent in the
+  right and left lung, and only "clear" also states opacity absent there.
 - `studies`: study_key, patient_key, image_key, rows, columns, modality, photometric,
   bits_stored, transfer_syntax (UID), view_position, is_normal, pixel_spacing_mm, voi
   (`window` | `lut` | `none`), rescaled, dicom_path, report_path (relative to this folder).

@@ -9,13 +9,22 @@ optional header and sections, heading spellings, synonyms, negations, hedges and
 Conventions a reader of the ground truth needs:
 
 * Sentences under no heading are recorded with section ``findings``.
-* A negated finding that names no location has regions ``("unspecified",)``.
+* A negated finding that names no location has regions ``("unspecified",)``; one negated with
+  "the lungs" as subject ("The lungs are clear without consolidation") is located in the right
+  and left lung, as the text stage reads it.
+* "The lungs are clear" states opacity absent in both lungs; "The lungs are free of X" states
+  only X absent: being free of one finding does not make the lungs clear.
+* A statement's regions are what its sentence says, which may differ from the lesion's region
+  in ``findings.parquet``: edema is drawn in the lungs (its lesion region), but a sentence that
+  calls it "perihilar" locates it in the hilar structures of the same side, the Chest ImaGenome
+  convention the text stage follows (see :data:`_WORDED_REGIONS`).
 * The sentence text is recorded exactly as it appears in the report (reports are not wrapped);
   an impression item may be printed with a ``1.`` prefix that is not part of the sentence.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -145,13 +154,20 @@ _NEGATIONS: Final[dict[int, tuple[str, ...]]] = {
     2: ("No {0} or {1}.", "There is no {0} or {1}.", "No evidence of {0} or {1}."),
     3: ("No {0}, {1}, or {2}.", "There is no {0}, {1} or {2}."),
 }
+_BOTH_LUNGS: Final = ("right lung", "left lung")
 _LUNG_AND_PLEURA: Final = frozenset({
     "atelectasis", "consolidation", "opacity", "nodule", "mass", "edema", "pleural effusion",
     "pneumothorax",
 })
 """Findings that contradict "the lungs are clear"."""
-_CLEAR_LUNGS: Final = ("The lungs are clear.", "Lungs are clear.", "The lungs are clear without {0}.",
-                       "The lungs are free of {0}.")
+_CLEAR_LUNGS: Final[tuple[tuple[str, bool], ...]] = (
+    # (sentence, whether it says the lungs are clear: opacity absent in both lungs)
+    ("The lungs are clear.", True), ("Lungs are clear.", True),
+    ("The lungs are clear without {0}.", True), ("The lungs are free of {0}.", False),
+)
+_WORDED_REGIONS: Final[dict[str, str]] = {"perihilar": "{side} hilar structures"}
+"""Location words a sentence may use instead of the lesion's region, and the region they name
+(the lesion's side filled in): the sentence's statement follows its words."""
 _HEART_NORMAL: Final[tuple[tuple[str, bool], ...]] = (
     # (sentence, whether it also speaks for the mediastinum)
     ("Heart size is normal.", False),
@@ -193,8 +209,14 @@ def _group(lesions: Sequence[Lesion]) -> list[list[Lesion]]:
     return list(groups.values())
 
 
-def _statement(group: list[Lesion]) -> Statement:
-    return Statement(group[0].finding, group[0].existence, tuple(lesion.region for lesion in group))
+def _statement(group: list[Lesion], text: str) -> Statement:
+    """What ``text`` states about ``group``: its lesions' regions, unless the text locates them
+    with one of :data:`_WORDED_REGIONS` ("bilateral perihilar edema": the hilar structures)."""
+    worded = next((template for word, template in _WORDED_REGIONS.items()
+                   if re.search(rf"\b{word}\b", text, re.IGNORECASE)), None)
+    regions = (lesion.region if worded is None else worded.format(side=lesion.region.split(" ")[0])
+               for lesion in group)
+    return Statement(group[0].finding, group[0].existence, tuple(dict.fromkeys(regions)))
 
 
 def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
@@ -275,7 +297,7 @@ def _lesion_sentence(rng: np.random.Generator, group: list[Lesion], section: str
     else:
         templates = (_PRESENT_BILATERAL if wording.bilateral else _PRESENT)[first.finding]
         text = wording.fill(_pick(rng, templates))
-    return Sentence(section, text, (_statement(group),))
+    return Sentence(section, text, (_statement(group, text),))
 
 
 def _findings_sentences(rng: np.random.Generator, groups: list[list[Lesion]]) -> list[Sentence]:
@@ -300,16 +322,16 @@ def _negations(
     negatable = [finding for finding in _NEGATABLE if finding not in stated]
     rng.shuffle(negatable)
     if not stated & _LUNG_AND_PLEURA:
-        lungs = Statement("opacity", "absent", ("right lung", "left lung"))
-        template = _pick(rng, _CLEAR_LUNGS)
-        statements = [lungs]
+        template, clear = _CLEAR_LUNGS[int(rng.integers(len(_CLEAR_LUNGS)))]
+        negated = ["opacity"] if clear else []
         if "{0}" in template:
             finding = next(f for f in ("consolidation", "edema") if f in negatable)
             negatable.remove(finding)
-            noun = _pick(rng, _NEGATABLE[finding])
-            template = template.format(noun)
-            statements.append(Statement(finding, "absent", (UNSPECIFIED_REGION,)))
-        sentences.append(Sentence("findings", template, tuple(statements)))
+            template = template.format(_pick(rng, _NEGATABLE[finding]))
+            negated.append(finding)
+        sentences.append(Sentence("findings", template, tuple(
+            Statement(finding, "absent", _BOTH_LUNGS) for finding in dict.fromkeys(negated)
+        )))
     count = min(len(negatable), int(rng.integers(1, 4)))
     if count:
         chosen = negatable[:count]

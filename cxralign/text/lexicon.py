@@ -83,7 +83,10 @@ FINDING_SPECS: Final[dict[str, FindingSpec]] = {
     "fracture": FindingSpec(frozenset({"rib", "clavicle", "spine", "side", "extrathoracic"})),
     "scoliosis": FindingSpec(frozenset({"spine"}), ("spine",)),
     "hiatal hernia": FindingSpec(frozenset({"abdomen", "mediastinum"}), ("mediastinum",)),
-    "support device": FindingSpec(_ANYWHERE),
+    # A side word beside a device is its side of access ("right IJ", "left subclavian",
+    # "right-sided central line"), not where it lies: the device is located by its tip's
+    # landmark ("terminates at the cavoatrial junction", "in the SVC") or is unspecified.
+    "support device": FindingSpec(_ANYWHERE - {"side"}),
     "scarring": FindingSpec(_LUNG, excluded_by=_OUTSIDE),
     "hyperinflation": FindingSpec(frozenset(), BOTH_LUNGS),
     "hypoinflation": FindingSpec(frozenset(), BOTH_LUNGS),

@@ -8,6 +8,13 @@ recognised so their words are not mistaken for content, but their text is not a 
 WET READ is a preliminary reading and is dropped. Text before the first heading (or under FINAL
 REPORT) that no FINDINGS heading claims becomes the findings: older reports put the findings
 there. A report without any recognisable heading is all findings (``has_headings`` False).
+
+A report with neither a FINDINGS nor an IMPRESSION heading often puts its body as a paragraph
+after a one-line heading ("EXAMINATION:  CHEST (PA AND LAT)", a blank line, then the findings
+with no heading of their own). In such a report, text after the first blank line of a section
+whose content before that blank line is a single line is unlabelled, so it becomes the findings;
+a heading's content that runs over several lines is left whole (a wrapped indication is not a
+body). Reports with a FINDINGS or IMPRESSION heading are never split this way.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ _HEADING_RE: Final = re.compile(
     + r")[ \t]*(?::|(?=\n|\Z))",
     re.IGNORECASE | re.MULTILINE,
 )
+_BLANK_LINE: Final = re.compile(r"\n[ \t]*\n")
 _COMPILED_NAMES: Final = [(re.compile(p, re.IGNORECASE), field) for p, field in _HEADINGS.items()]
 _OPENI_LABELS: Final = {"FINDINGS": "findings", "IMPRESSION": "impression",
                         "INDICATION": "indication", "COMPARISON": "comparison",
@@ -66,7 +74,12 @@ class SectionRejection(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Sections:
-    """The sections of one report (None when absent) and whether it had any heading."""
+    """The sections of one report (None when absent) and whether it had any heading.
+
+    ``has_headings`` is True when any section heading (not FINAL REPORT, WET READ and the like)
+    was recognised; it does not say the findings were labelled: unlabelled text becomes the
+    findings of a report with headings too (see the module docstring).
+    """
 
     findings: str | None = None
     impression: str | None = None
@@ -94,16 +107,32 @@ def _join(parts: list[str]) -> str | None:
     return _clean("\n".join(part.strip() for part in parts if part.strip()))
 
 
+def _body_after_one_line(field: str, content: str) -> list[tuple[str, str]]:
+    """``content`` of a ``field`` heading, with the paragraph after a one-line content split off
+    as unlabelled text ("EXAMINATION:  CHEST (PA AND LAT)", blank line, body)."""
+    if field in (_UNLABELLED, _DROPPED):
+        return [(field, content)]
+    parts = _BLANK_LINE.split(content.strip(), maxsplit=1)
+    if len(parts) < 2 or "\n" in parts[0]:
+        return [(field, content)]
+    return [(field, parts[0]), (_UNLABELLED, parts[1])]
+
+
 def parse_free_text(text: str) -> Sections:
     """Sections of a MIMIC-CXR style or CSV free-text report."""
-    collected: dict[str, list[str]] = {}
+    pieces: list[tuple[str, str]] = []
     field, position, has_headings = _UNLABELLED, 0, False
     for match in _HEADING_RE.finditer(text):
-        collected.setdefault(field, []).append(text[position : match.start()])
+        pieces.append((field, text[position : match.start()]))
         field = _field_of(match.group("name"))
         has_headings = has_headings or field not in (_DROPPED, _UNLABELLED)
         position = match.end()
-    collected.setdefault(field, []).append(text[position:])
+    pieces.append((field, text[position:]))
+    if not any(name in ("findings", "impression") for name, _ in pieces):
+        pieces = [split for piece in pieces for split in _body_after_one_line(*piece)]
+    collected: dict[str, list[str]] = {}
+    for name, content in pieces:
+        collected.setdefault(name, []).append(content)
     values = {name: _join(collected.get(name, [])) for name in FIELDS}
     unlabelled = _join(collected.get(_UNLABELLED, []))
     if values["findings"] is None and unlabelled is not None:

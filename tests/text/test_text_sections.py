@@ -60,6 +60,30 @@ def test_report_without_headings_is_all_findings():
     assert not sections.has_headings
 
 
+@pytest.mark.parametrize("blank", ["\n\n", "\n \n "])
+def test_paragraph_after_a_one_line_heading_is_the_findings(blank):
+    text = (f"                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT){blank}"
+            "Blunting of both costophrenic angles. Lungs otherwise clear.\n")
+    sections = parse_report(text, "mimic_txt")
+    assert sections.technique == "CHEST (PA AND LAT)"
+    assert sections.findings == "Blunting of both costophrenic angles. Lungs otherwise clear."
+    assert sections.has_headings  # EXAMINATION is a heading, though the findings had none
+    text = "INDICATION:  cough\n\nCOMPARISON:  None.\n\nHeart normal.\n\nNo effusion."
+    sections = parse_report(text, "mimic_txt")
+    assert (sections.indication, sections.comparison) == ("cough", "None.")
+    assert sections.findings == "Heart normal.\n\nNo effusion."
+
+
+def test_only_reports_without_findings_or_impression_take_a_paragraph_as_findings():
+    text = "COMPARISON:  None.\n\nPortable film.\n\nIMPRESSION:  Normal."
+    sections = parse_report(text, "mimic_txt")
+    assert sections.comparison == "None.\n\nPortable film."
+    assert sections.findings is None and sections.impression == "Normal."
+    wrapped = "HISTORY:  cough and\nfever\n\nlimited study"  # several lines: not a one-line heading
+    with pytest.raises(SectionRejection):
+        parse_report(wrapped, "mimic_txt")
+
+
 def test_openi_xml_sections(shared_data):
     xml = (shared_data / "iu_xray_reports" / "1.xml").read_bytes()
     sections = parse_report(xml, "openi_xml")

@@ -105,6 +105,37 @@ def test_lungs_are_clear_is_opacity_absent_in_both_lungs(parser):
     assert facts(parser, "Clear lungs.") == both
 
 
+def test_the_lungs_as_subject_locate_a_negated_finding(parser):
+    lungs = ("right lung", "left lung")
+    assert facts(parser, "The lungs are free of consolidation.") == {
+        (region, "consolidation", "absent") for region in lungs
+    }  # free of one finding is not "clear": no opacity statement
+    got = facts(parser, "The lungs are clear without focal consolidation.")
+    assert {(r, "consolidation", "absent") for r in lungs} | {(r, "opacity", "absent") for r in lungs} <= got
+
+
+def test_perihilar_is_the_hilar_structures(parser):
+    assert facts(parser, "Mild bilateral perihilar edema.") == {
+        ("right hilar structures", "edema", "present"), ("left hilar structures", "edema", "present"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("sentence", "region"),
+    [
+        ("Right IJ central line terminates at the cavoatrial junction.", "cavoatrial junction"),
+        ("Right IJ line tip projects over the SVC.", "svc"),
+        ("Right-sided central line ends in the superior vena cava.", "svc"),
+        ("Left subclavian line tip in the right atrium.", "right atrium"),
+        ("Endotracheal tube tip 3 cm above the carina.", "carina"),
+        ("Right PICC line.", UNSPECIFIED_REGION),
+        ("Left-sided pacemaker as expected.", UNSPECIFIED_REGION),
+    ],
+)
+def test_a_device_is_where_its_tip_is_not_its_side_of_access(parser, sentence, region):
+    assert facts(parser, sentence) == {(region, "support device", "present")}
+
+
 def test_no_acute_cardiopulmonary_abnormality_yields_nothing(parser):
     assert parser.parse("No acute cardiopulmonary abnormality.") == []
     assert parser.parse("No acute cardiopulmonary process.") == []

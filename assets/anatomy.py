@@ -1,0 +1,91 @@
+"""Anatomy stage: a region detector trained from gold boxes, and 29 region boxes on every image."""
+
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from assets.ingestion import dicom_images
+from assets.metadata import image_grid, png_markdown
+from assets.resources import CatalogResource
+from cxralign.anatomy.detector import load_detector
+from cxralign.anatomy.draw import draw_boxes
+from cxralign.anatomy.locate import boxes_table
+from cxralign.anatomy.settings import AnatomySettings
+from cxralign.anatomy.sources import TrainingSource, coco_source, imagenome_source
+from cxralign.anatomy.train import train_detector
+from cxralign.io.catalog import Catalog
+from cxralign.io.staging import StagedImages, open_staged
+
+MODEL_SUBDIR = "models/anatomy"
+
+
+class AnatomyDetectorConfig(AnatomySettings, dg.Config):
+    """Detector training settings (defaults in ``cxralign.anatomy.settings.AnatomySettings``)
+    plus the gold-box files a user has. The incoming phantom batches' ground truth is kept for
+    evaluation and never trained on."""
+
+    coco_annotations: str = Field(default="", description="COCO box file (e.g. lung boxes); empty = none.")
+    coco_images: str = Field(default="", description="Folder of the COCO file's images.")
+    imagenome_scene_graphs: str = Field(default="", description="Chest ImaGenome scene-graph folder; empty = none.")
+    imagenome_images: str = Field(default="", description="Folder of the scene graphs' images.")
+
+
+class AnatomyBoxesConfig(AnatomySettings, dg.Config):
+    """When detector boxes are trusted (``min_score``); other settings are the detector's."""
+
+
+def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
+    sources = []
+    if config.coco_annotations:
+        sources.append(coco_source(Path(config.coco_annotations), Path(config.coco_images)))
+    if config.imagenome_scene_graphs:
+        sources.append(
+            imagenome_source(Path(config.imagenome_scene_graphs), Path(config.imagenome_images))
+        )
+    return sources
+
+
+@dg.asset(group_name="anatomy", kinds={"pytorch"})
+def anatomy_detector(
+    context: dg.AssetExecutionContext, config: AnatomyDetectorConfig, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    """A 29-region box detector (weights, config and fitted atlas in ``data/models/anatomy``),
+    trained from phantom radiographs plus any COCO / Chest ImaGenome boxes configured."""
+    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
+    report = train_detector(_training_sources(config), model_dir, config, progress=context.log.info)
+    return dg.MaterializeResult(metadata=report.as_metadata())
+
+
+@dg.asset(group_name="anatomy", deps=[dicom_images, anatomy_detector], kinds={"python", "parquet"})
+def anatomy_boxes(config: AnatomyBoxesConfig, catalog: CatalogResource) -> dg.MaterializeResult:
+    """``boxes``: all 29 regions on every ingested image, in staged pixels, from the detector
+    where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
+    store = catalog.catalog
+    detector = load_detector(Path(catalog.data_dir) / MODEL_SUBDIR)
+    for batch in store.partitions("images"):
+        staged = StagedImages.from_catalog(store, [batch])
+        store.write_table("boxes", boxes_table(store.read_table("images", [batch]), staged, detector, config), batch)
+
+    boxes = store.read_table("boxes")
+    by_source = pc.value_counts(boxes["source"]).to_pylist()
+    return dg.MaterializeResult(metadata={
+        "images": pc.count_distinct(boxes["image_id"]).as_py(),
+        "boxes": boxes.num_rows,
+        "by_source": dg.MetadataValue.json({s["values"]: s["counts"] for s in by_source}),
+        "examples": _examples(store, boxes),
+    })
+
+
+def _examples(store: Catalog, boxes: pa.Table, count: int = 4) -> dg.MetadataValue:
+    """The regions drawn on the first staged images, for a person to eyeball."""
+    pictures = []
+    for row in store.read_table("images").slice(0, count).to_pylist():
+        mine = boxes.filter(pc.equal(boxes["image_id"], row["image_id"])).to_pylist()
+        pictures.append(draw_boxes(
+            open_staged(store.root, row["staged_path"], row["staged_index"]),
+            {box["region"]: (box["x1"], box["y1"], box["x2"], box["y2"]) for box in mine},
+        ))
+    return png_markdown(image_grid(pictures), "regions on the first staged images")

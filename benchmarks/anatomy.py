@@ -1,0 +1,162 @@
+"""Region detector on real radiographs: patient-grouped cross-validation of the lung boxes.
+
+Data: ``../shared/data/covid_lung_boxes`` (163 real PA/AP radiographs, radiologist boxes for
+both lungs, COCO). Folds group images by ``metadata.patientid`` so no patient is in both a
+training and a test fold. Per fold, the detector is trained exactly as ``train_detector``
+trains it (the fold's real boxes plus phantom radiographs, same augmentation and loss, for
+``--steps`` steps), and the atlas is fit on the same training images. Reported per lung (IoU
+with the radiologist box on the held-out fold): mean, median and share >= 0.5, for
+
+- ``detector``: the network's boxes (flip-averaged, as ``Detector.predict`` returns them);
+- ``detector, no flip average``: the same network on the image alone;
+- ``pipeline``: what the ``boxes`` table holds (detector where its score >= min_score,
+  atlas elsewhere);
+- ``atlas alone``: no detector (intensity lung finder when it agrees with the average layout,
+  else the average layout);
+- ``average lung box``: the constant baseline (the training folds' median box relative to the
+  image content).
+
+Also timed: training seconds per fold, and inference images/s (``Detector.predict`` on staged
+256 x 256 arrays, batch of 32). Torch threads are set by ``--threads`` (default 1: the CPU is
+shared, and two threads contending with other processes were 5x slower than one here).
+Run: ``python benchmarks/anatomy.py [--folds 5] [--steps 600] [--threads 1]``; writes
+``benchmarks/RESULTS-anatomy.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxralign.anatomy.atlas import LUNGS, fit_atlas
+from cxralign.anatomy.dataset import GoldArrays, stage_source
+from cxralign.anatomy.detector import Detector, DetectorConfig
+from cxralign.anatomy.geometry import REGION_INDEX, box_iou, content_extent
+from cxralign.anatomy.locate import locate
+from cxralign.anatomy.settings import AnatomySettings
+from cxralign.anatomy.sources import coco_source, phantom_source
+from cxralign.anatomy.train import fit_network
+from cxralign.io.ingest import IngestSettings
+from cxralign.synthetic import synthesize
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "covid_lung_boxes"
+TARGET_MEAN, TARGET_SHARE = 0.86, 0.99
+
+
+def patient_folds(groups: tuple[str, ...], folds: int, seed: int) -> np.ndarray:
+    """Fold number per image; whole patients are assigned round-robin after a seeded shuffle."""
+    patients = sorted(set(groups))
+    np.random.default_rng(seed).shuffle(patients)
+    fold_of = {patient: index % folds for index, patient in enumerate(patients)}
+    return np.array([fold_of[group] for group in groups])
+
+
+def lung_ious(predicted: list[dict], gold: GoldArrays, side: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {name: [] for name in LUNGS}
+    for boxes, gold_boxes, mask in zip(predicted, gold.boxes, gold.mask, strict=True):
+        for name in LUNGS:
+            if mask[REGION_INDEX[name]]:
+                iou = box_iou(np.asarray(boxes[name][:4]), gold_boxes[REGION_INDEX[name]] * side)
+                out[name].append(float(iou))
+    return out
+
+
+def summarise(ious: list[float]) -> str:
+    values = np.asarray(ious)
+    return f"{values.mean():.3f} | {np.median(values):.3f} | {(values >= 0.5).mean():.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=600, help="training steps per fold")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-anatomy.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    settings = AnatomySettings()
+    side = IngestSettings().image_size
+
+    real = stage_source(coco_source(DATA / "annotations.json", DATA / "images"), side, 2)
+    with tempfile.TemporaryDirectory() as scratch:
+        synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=2)
+        phantoms = stage_source(phantom_source(Path(scratch)), side, 2)
+    fold = patient_folds(real.groups, args.folds, settings.seed)
+
+    methods = ("detector", "detector, no flip average", "pipeline", "atlas alone",
+               "average lung box")
+    results = {method: {name: [] for name in LUNGS} for method in methods}
+    train_seconds, speeds = [], []
+    for k in range(args.folds):
+        train, test = real.subset(np.flatnonzero(fold != k)), real.subset(np.flatnonzero(fold == k))
+        started = time.perf_counter()
+        net, _ = fit_network([train, phantoms], settings, steps=args.steps)
+        train_seconds.append(time.perf_counter() - started)
+        atlas = fit_atlas(GoldArrays.concatenate([train, phantoms]))
+        config = DetectorConfig.from_settings(settings)
+        detector = Detector(net, config, atlas)
+        images = list(test.images)
+        started = time.perf_counter()
+        predicted = detector.predict(test.images)
+        speeds.append(len(images) / (time.perf_counter() - started))
+        single = Detector(net, replace(config, flip_average=False), atlas).predict(test.images)
+        average = [atlas.average_lungs(*content_extent(image)) for image in images]
+        outputs = {
+            "detector": predicted,
+            "detector, no flip average": single,
+            "pipeline": locate(images, detector, settings.min_score),
+            "atlas alone": [atlas.boxes(image) for image in images],
+            "average lung box": average,
+        }
+        for method, boxes in outputs.items():
+            for name, values in lung_ious(boxes, test, side).items():
+                results[method][name].extend(values)
+        print(f"fold {k}: {len(images)} test images, trained {train_seconds[-1]:.0f} s, "
+              f"detector {summarise(results['detector']['right lung'])} (right, so far)",
+              flush=True)
+    write_results(args, settings, results, train_seconds, speeds, len(real), len(phantoms))
+
+
+def write_results(args, settings, results, train_seconds, speeds, real_count, phantom_count) -> None:
+    lines = [
+        "# Anatomy: lung boxes on real radiographs (patient-grouped cross-validation)",
+        "",
+        f"Data: `covid_lung_boxes` ({real_count} real radiographs with radiologist lung boxes), "
+        f"{args.folds} folds grouped by patient; each fold's detector trained on the other folds' "
+        f"real boxes + {phantom_count} phantom radiographs for {args.steps} steps "
+        f"(batch {settings.batch_size}, {settings.backbone} from random init, input "
+        f"{settings.input_size} px). Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 "
+        f"on >= {TARGET_SHARE:.0%} of images.",
+        "",
+        "| method | lung | mean IoU | median IoU | share IoU >= 0.5 |",
+        "|---|---|---|---|---|",
+    ]
+    for method, per_lung in results.items():
+        for name in LUNGS:
+            lines.append(f"| {method} | {name} | {summarise(per_lung[name])} |")
+    lines += [
+        "",
+        f"Training: {np.mean(train_seconds):.0f} s per fold ({args.steps} steps, "
+        f"{np.mean(train_seconds) / args.steps:.2f} s/step), torch threads = {args.threads}, "
+        f"on a CPU shared with other jobs ({platform.processor() or platform.machine()}).",
+        f"Inference (`Detector.predict`, flip-averaged, staged 256 px arrays): "
+        f"{np.mean(speeds):.1f} images/s.",
+        "",
+        f"Reproduce: `python benchmarks/anatomy.py --folds {args.folds} --steps {args.steps} "
+        f"--threads {args.threads}`.",
+    ]
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
