@@ -1,5 +1,7 @@
 """Alignment stage: triplets + anatomy boxes → region–sentence pairs and per-study tag vectors."""
 
+from collections import Counter
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,18 +47,15 @@ def region_sentence_pairs(catalog: CatalogResource) -> dg.MaterializeResult:
 
 
 def _example_picture(store: Catalog, pairs: pa.Table) -> dg.MetadataValue:
-    """The study with the most region pairs, its boxes coloured by the sentence they pair with."""
+    """The image with the most region pairs, its boxes coloured by the sentence they pair with."""
     region_rows = pairs.filter(pc.equal(pairs["pair_kind"], "region"))
-    busiest = pc.mode(region_rows["image_id"])[0]["mode"].as_py()
-    image = store.query(
-        f"SELECT staged_path, staged_index, study_id FROM images WHERE image_id = '{busiest}'"
-    ).to_pylist()[0]
-    sentences = store.query(
-        f"SELECT * FROM sentences WHERE study_id = '{image['study_id']}' ORDER BY sentence_index"
-    )
+    busiest = Counter(region_rows["image_id"].to_pylist()).most_common(1)[0][0]
+    images = store.read_table("images")
+    image = images.filter(pc.equal(images["image_id"], busiest)).to_pylist()[0]
+    sentences = store.read_table("sentences")
     picture = draw_pairs(
         open_staged(store.root, image["staged_path"], image["staged_index"]),
         pairs.filter(pc.equal(pairs["image_id"], busiest)),
-        sentences,
+        sentences.filter(pc.equal(sentences["study_id"], image["study_id"])),
     )
     return png_markdown(picture, "one study's boxes coloured by the sentence they pair with")

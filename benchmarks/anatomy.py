@@ -20,7 +20,8 @@ Also timed: training seconds per fold, and inference images/s (``Detector.predic
 256 x 256 arrays, batch of 32). Torch threads are set by ``--threads`` (default 1: the CPU is
 shared, and two threads contending with other processes were 5x slower than one here).
 Run: ``python benchmarks/anatomy.py [--folds 5] [--steps 600] [--threads 1]``; writes
-``benchmarks/RESULTS-anatomy.md``.
+``benchmarks/RESULTS-anatomy.md``. ``--write-default-atlas`` instead rebuilds the packaged
+atlas (all real boxes + the phantoms).
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cxralign.anatomy.atlas import LUNGS, fit_atlas
+from cxralign.anatomy.atlas import DEFAULT_ATLAS, LUNGS
 from cxralign.anatomy.dataset import GoldArrays, stage_source
 from cxralign.anatomy.detector import Detector, DetectorConfig
 from cxralign.anatomy.geometry import REGION_INDEX, box_iou, content_extent
 from cxralign.anatomy.locate import locate
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import coco_source, phantom_source
-from cxralign.anatomy.train import fit_network
+from cxralign.anatomy.train import fit_network, layout_atlas
 from cxralign.io.ingest import IngestSettings
 from cxralign.synthetic import synthesize
 
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="training steps per fold")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-anatomy.md")
+    parser.add_argument("--write-default-atlas", action="store_true",
+                        help="only rebuild the packaged atlas from all real boxes + phantoms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = AnatomySettings()
@@ -89,6 +92,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=2)
         phantoms = stage_source(phantom_source(Path(scratch)), side, 2)
+    if args.write_default_atlas:
+        layout_atlas([real], phantoms).save(ROOT / "cxralign" / "anatomy" / DEFAULT_ATLAS)
+        return
     fold = patient_folds(real.groups, args.folds, settings.seed)
 
     methods = ("detector", "detector, no flip average", "pipeline", "atlas alone",
@@ -100,7 +106,7 @@ def main() -> None:
         started = time.perf_counter()
         net, _ = fit_network([train, phantoms], settings, steps=args.steps)
         train_seconds.append(time.perf_counter() - started)
-        atlas = fit_atlas(GoldArrays.concatenate([train, phantoms]))
+        atlas = layout_atlas([train], phantoms)
         config = DetectorConfig.from_settings(settings)
         detector = Detector(net, config, atlas)
         images = list(test.images)

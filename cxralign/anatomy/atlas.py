@@ -128,8 +128,9 @@ class Atlas:
 
 
 def default_atlas() -> Atlas:
-    """The atlas shipped with the package (fit on phantom ground truth and the real lung
-    boxes of ``covid_lung_boxes``; see ``benchmarks/anatomy.py``)."""
+    """The atlas shipped with the package: the lungs' place from the 163 real radiographs of
+    ``covid_lung_boxes``, the other regions from phantom ground truth
+    (``python benchmarks/anatomy.py --write-default-atlas`` rebuilds it)."""
     text = resources.files("cxralign.anatomy").joinpath(DEFAULT_ATLAS).read_text(encoding="utf-8")
     return Atlas.from_json(text)
 

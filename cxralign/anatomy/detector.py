@@ -124,8 +124,6 @@ class Detector:
                 })
         return results
 
-
-
     def _forward(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (normalised) and scores; with ``flip_average`` the lateral regions are the
         mean of the image's and its mirror's prediction (mirrored back, labels swapped), which

@@ -1,5 +1,6 @@
 """Every image gets all 29 boxes: detector boxes where the detector is sure, atlas boxes
-elsewhere, and the ``boxes`` table (DESIGN.md) built from them.
+elsewhere, and the ``boxes`` table (DESIGN.md) built from them. Every box is clipped to the
+image content (the staged padding holds no anatomy).
 
 A detector box is kept when its predicted IoU (``score``) reaches ``min_score``. The atlas
 fills the rest, anchored on the detector's own lung boxes when both of those were kept (the
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from cxralign.anatomy.atlas import LUNGS, default_atlas
 from cxralign.anatomy.detector import Detector
+from cxralign.anatomy.geometry import clip_box, content_extent
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.vocabulary import REGIONS
 
@@ -43,7 +45,9 @@ def locate(
         return [_tagged(atlas.boxes(image), SOURCE_ATLAS) for image in images]
     located = []
     for image, predicted in zip(images, detector.predict(images), strict=True):
-        kept = {region: box for region, box in predicted.items() if box[4] >= min_score}
+        height, width = content_extent(image)
+        kept = {region: (*clip_box(box[:4], height, width), box[4])
+                for region, box in predicted.items() if box[4] >= min_score}
         lungs = ({name: np.asarray(kept[name][:4]) for name in LUNGS}
                  if all(name in kept for name in LUNGS) else None)
         fallback = _tagged(atlas.boxes(image, lungs), SOURCE_ATLAS)

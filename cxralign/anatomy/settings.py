@@ -28,8 +28,9 @@ class AnatomySettings(BaseModel):
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
     min_score: float = Field(
-        default=0.5, ge=0, le=1,
-        description="A detector box whose predicted IoU is below this is replaced by the atlas.",
+        default=0.5, ge=0,
+        description="A detector box whose predicted IoU is below this is replaced by the atlas "
+        "(above 1: atlas only).",
     )
     pretrained_path: str = Field(
         default="",

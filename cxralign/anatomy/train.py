@@ -11,7 +11,6 @@ number of annotated regions.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import tempfile
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import generalized_box_iou_loss
 
-from cxralign.anatomy.atlas import fit_atlas
+from cxralign.anatomy.atlas import Atlas, default_atlas, fit_atlas
 from cxralign.anatomy.augment import AugmentRanges, augment
 from cxralign.anatomy.dataset import GoldArrays, stage_source
 from cxralign.anatomy.detector import Detector, DetectorConfig, normalise, to_input
@@ -34,8 +33,6 @@ from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import TrainingSource, phantom_source
 from cxralign.io.ingest import IngestSettings
 from cxralign.vocabulary import REGIONS
-
-logger = logging.getLogger(__name__)
 
 L1_WEIGHT, GIOU_WEIGHT, SCORE_WEIGHT = 5.0, 2.0, 1.0
 WARMUP_FRACTION = 0.05
@@ -79,22 +76,18 @@ def train_detector(
     workers = settings.workers or _cores()
     staged_size = IngestSettings().image_size
     parts: dict[str, GoldArrays] = {}
-    with tempfile.TemporaryDirectory(prefix="cxralign-phantoms-") as scratch:
-        if settings.synthetic_studies:
-            from cxralign.synthetic import synthesize
-
-            say(f"generating {settings.synthetic_studies} phantom radiographs")
-            synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=workers)
-            sources = [*sources, phantom_source(Path(scratch))]
-        for source in sources:
-            say(f"decoding {len(source.images)} images of {source.name}")
-            parts[source.name] = stage_source(source, staged_size, workers)
-    parts = {name: part for name, part in parts.items() if len(part)}
-    if not parts:
+    for source in sources:
+        say(f"decoding {len(source.images)} images of {source.name}")
+        parts[source.name] = stage_source(source, staged_size, workers)
+    phantoms = _phantoms(settings, staged_size, workers, say)
+    real = [part for part in parts.values() if len(part)]
+    if phantoms is not None:
+        parts["phantom"] = phantoms
+    if not real and phantoms is None:
         raise ValueError("no readable gold images in the training sources")
 
-    net, losses = fit_network(list(parts.values()), settings, say=say)
-    atlas = fit_atlas(GoldArrays.concatenate(list(parts.values())))
+    net, losses = fit_network([p for p in parts.values() if len(p)], settings, say=say)
+    atlas = layout_atlas(real, phantoms)
     Detector(net, DetectorConfig.from_settings(settings), atlas).save(out_dir)
     seconds = time.perf_counter() - started
     window = max(1, len(losses) // 10)
@@ -107,6 +100,28 @@ def train_detector(
         last_loss=float(np.mean(losses[-window:])),
         losses=losses,
     )
+
+
+def _phantoms(
+    settings: AnatomySettings, size: int, workers: int, say: Callable[[str], None]
+) -> GoldArrays | None:
+    """``settings.synthetic_studies`` freshly generated phantoms, staged (None for zero)."""
+    if not settings.synthetic_studies:
+        return None
+    from cxralign.synthetic import synthesize
+
+    say(f"generating {settings.synthetic_studies} phantom radiographs")
+    with tempfile.TemporaryDirectory(prefix="cxralign-phantoms-") as scratch:
+        synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=workers)
+        return stage_source(phantom_source(Path(scratch)), size, workers)
+
+
+def layout_atlas(real: list[GoldArrays], phantoms: GoldArrays | None) -> Atlas:
+    """The atlas of a training run: what real gold annotates (at least the lungs' place in the
+    image) comes from real gold, the rest from the phantoms (phantom lungs sit differently in
+    their frame than real ones, so they must not shift the real average)."""
+    base = fit_atlas(phantoms) if phantoms is not None else None
+    return fit_atlas(GoldArrays.concatenate(real), fallback=base) if real else base or default_atlas()
 
 
 def fit_network(
