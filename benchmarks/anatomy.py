@@ -11,16 +11,16 @@ with the radiologist box on the held-out fold): mean, median and share >= 0.5, f
 - ``detector, no flip average``: the same network on the image alone;
 - ``pipeline``: what the ``boxes`` table holds (detector where its score >= min_score,
   atlas elsewhere);
-- ``atlas alone``: no detector (intensity lung finder when it agrees with the average layout,
-  else the average layout);
+- ``atlas alone``: no detector (the average layout in the image content; identical for the
+  lungs to the baseline below, listed because it is what a run without a model writes);
 - ``average lung box``: the constant baseline (the training folds' median box relative to the
   image content).
 
 Also timed: training seconds per fold, and inference images/s (``Detector.predict`` on staged
 256 x 256 arrays, batch of 32). Torch threads are set by ``--threads`` (default 1: the CPU is
 shared, and two threads contending with other processes were 5x slower than one here).
-Run: ``python benchmarks/anatomy.py [--folds 5] [--steps 600] [--threads 1]``; writes
-``benchmarks/RESULTS-anatomy.md``. ``--write-default-atlas`` instead rebuilds the packaged
+Run: ``python benchmarks/anatomy.py [--folds 5] [--steps 600] [--threads 1]``; writes the
+tables to ``benchmarks/.work/RESULTS-anatomy.md`` for copying into ``benchmarks/RESULTS.md``. ``--write-default-atlas`` instead rebuilds the packaged
 atlas (all real boxes + the phantoms).
 """
 
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=600, help="training steps per fold")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-anatomy.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".work" / "RESULTS-anatomy.md")
     parser.add_argument("--write-default-atlas", action="store_true",
                         help="only rebuild the packaged atlas from all real boxes + phantoms")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Boxes for the 29 Chest ImaGenome regions on every image: a trainable detector
-(:mod:`.model`, :mod:`.train`, :mod:`.detector`), an atlas fallback (:mod:`.atlas`,
-:mod:`.lungfinder`), gold-box readers (:mod:`.sources`) and the ``boxes`` table
+(:mod:`.model`, :mod:`.train`, :mod:`.detector`), an atlas fallback (:mod:`.atlas`), gold-box
+readers (:mod:`.sources`) and the ``boxes`` table
 (:mod:`.locate`).
 
 Names are imported lazily so that ``cxralign --help`` and the ``anatomy`` CLI parser do not

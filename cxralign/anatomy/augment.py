@@ -51,8 +51,9 @@ def flip_labels(boxes: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     """Boxes and mask of horizontally mirrored images (``(B, R, 4)`` in [0, 1], ``(B, R)``):
     coordinates mirrored, lateral labels swapped, unpaired regions masked."""
     permutation = torch.as_tensor(MIRROR_PERMUTATION, device=boxes.device)
-    mirrored = boxes[:, permutation][..., [2, 1, 0, 3]] * torch.tensor([-1.0, 1.0, -1.0, 1.0]) \
-        + torch.tensor([1.0, 0.0, 1.0, 0.0])
+    sign = torch.tensor([-1.0, 1.0, -1.0, 1.0], device=boxes.device)
+    offset = torch.tensor([1.0, 0.0, 1.0, 0.0], device=boxes.device)
+    mirrored = boxes[:, permutation][..., [2, 1, 0, 3]] * sign + offset
     lateral = torch.as_tensor(LATERAL, device=boxes.device)
     return mirrored, mask[:, permutation] & lateral
 

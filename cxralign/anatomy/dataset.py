@@ -86,7 +86,9 @@ def _stage_one(args: tuple[GoldImage, int]) -> tuple[np.ndarray, np.ndarray, np.
 
 def stage_source(source: TrainingSource, size: int, workers: int = 1) -> GoldArrays:
     """Decode every image of ``source`` to ``size x size``; unreadable files are skipped with a
-    warning (a broken file must not stop training on the others)."""
+    warning (a broken file must not stop training on the others). With ``workers > 1`` a
+    forkserver pool decodes (a threaded caller must not fork), so scripts need the
+    ``if __name__ == "__main__"`` idiom, as for ingestion."""
     jobs = [(gold, size) for gold in source.images]
     if workers > 1 and len(jobs) > 1:
         context = multiprocessing.get_context("forkserver")
