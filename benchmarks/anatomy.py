@@ -160,6 +160,7 @@ def write_results(args, settings, results, train_seconds, speeds, real_count, ph
         f"--threads {args.threads}`.",
     ]
     text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
 
