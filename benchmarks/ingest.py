@@ -152,7 +152,6 @@ def staged_read(folder: Path) -> dict[str, float]:
                 staged[int(i)]
         random_access = 5 * len(staged) / (time.perf_counter() - started)
 
-        import torch
         from torch.utils.data import DataLoader
 
         loader = DataLoader(

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
 from cxralign.anatomy import commands as anatomy_commands
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
 from cxralign.text import commands as text_commands
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.pixels.decoders.base import get_decoder
-from pydicom.uid import UID, JPEGBaseline8Bit
 from pydicom.pixels import apply_modality_lut, apply_voi
 from pydicom.pixels import pixel_array as decode_pixel_array
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.uid import UID, JPEGBaseline8Bit
 
 from cxralign.io.deid import identifying_values
 from cxralign.io.preprocess import (

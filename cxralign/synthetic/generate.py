@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from cxralign.io.atomic import atomic_path
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
-from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.dicom_writer import ImageUIDs, sample_encoding, write_dicom
+from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.lesions import cardiothoracic_ratio, place_lesions, sample_findings
 from cxralign.synthetic.render import render
 from cxralign.synthetic.reports import ClinicalContext, write_report

@@ -55,9 +55,9 @@ from cxralign.text.cues import (
 )
 from cxralign.text.lexicon import (
     ANATOMY,
-    BOTH,
     ATTRIBUTE,
     ATTRIBUTES,
+    BOTH,
     FINDING,
     FINDING_SPECS,
     Anatomy,
