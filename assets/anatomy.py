@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from assets.ingestion import dicom_images
-from assets.metadata import image_grid, png_markdown
+from assets.metadata import image_grid, png_markdown, value_counts
 from assets.resources import CatalogResource
 from cxralign.anatomy.detector import load_detector
 from cxralign.anatomy.draw import draw_boxes
@@ -70,11 +70,10 @@ def anatomy_boxes(config: AnatomyBoxesConfig, catalog: CatalogResource) -> dg.Ma
         store.write_table("boxes", boxes_table(store.read_table("images", [batch]), staged, detector, config), batch)
 
     boxes = store.read_table("boxes")
-    by_source = pc.value_counts(boxes["source"]).to_pylist()
     return dg.MaterializeResult(metadata={
         "images": pc.count_distinct(boxes["image_id"]).as_py(),
         "boxes": boxes.num_rows,
-        "by_source": dg.MetadataValue.json({s["values"]: s["counts"] for s in by_source}),
+        "by_source": value_counts(boxes, "source"),
         "examples": _examples(store, boxes),
     })
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from PIL import Image
 
 
@@ -21,6 +22,12 @@ def table_preview(table: pa.Table, rows: int = 5, columns: Sequence[str] | None 
         cells = [str(row[name])[:40].replace("|", "\\|") for name in chosen]
         lines.append("| " + " | ".join(cells) + " |")
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def value_counts(table: pa.Table, column: str) -> dg.MetadataValue:
+    """How often each value of ``column`` occurs, as JSON metadata."""
+    counts = pc.value_counts(table[column]).to_pylist()
+    return dg.MetadataValue.json({str(item["values"]): int(item["counts"]) for item in counts})
 
 
 def image_grid(images: Sequence[np.ndarray | Image.Image], columns: int = 4) -> Image.Image:

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.anatomy import anatomy_boxes
-from assets.metadata import png_markdown, table_preview
+from assets.metadata import png_markdown, table_preview, value_counts
 from assets.resources import CatalogResource
 from assets.text import report_triplets
 from cxralign.io.catalog import Catalog
@@ -37,8 +37,7 @@ def region_sentence_pairs(catalog: CatalogResource) -> dg.MaterializeResult:
     metadata: dict[str, dg.RawMetadataValue] = dict(counts)
     if counts["pairs"]:
         pairs = store.read_table("pairs")
-        kinds = pc.value_counts(pairs["pair_kind"]).to_pylist()
-        metadata["by_kind"] = dg.MetadataValue.json({k["values"]: k["counts"] for k in kinds})
+        metadata["by_kind"] = value_counts(pairs, "pair_kind")
         metadata["preview"] = table_preview(
             pairs, rows=6, columns=["pair_kind", "region", "member_regions", "sentence_indices", "findings"]
         )

@@ -6,10 +6,9 @@ its own table, so a batch's text can be traced back to the batch it came from.
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from assets.ingestion import dicom_images
-from assets.metadata import table_preview
+from assets.metadata import table_preview, value_counts
 from assets.resources import CatalogResource
 from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
 from cxralign.text.settings import TextSettings
@@ -17,11 +16,6 @@ from cxralign.text.settings import TextSettings
 
 class ReportTripletsConfig(TextSettings, dg.Config):
     """Triplet parsing settings (defaults in ``cxralign.text.settings.TextSettings``)."""
-
-
-def _value_counts(table: pa.Table, column: str) -> dict[str, int]:
-    counts = pc.value_counts(table.column(column)).to_pylist()
-    return {str(item["values"]): int(item["counts"]) for item in counts}
 
 
 @dg.asset(group_name="text", deps=[dicom_images], kinds={"python", "parquet"})
@@ -84,8 +78,8 @@ def report_triplets(
     }
     if triplets is not None and triplets.num_rows:
         metadata |= {
-            "by_existence": dg.MetadataValue.json(_value_counts(triplets, "existence")),
-            "by_finding": dg.MetadataValue.json(_value_counts(triplets, "finding")),
+            "by_existence": value_counts(triplets, "existence"),
+            "by_finding": value_counts(triplets, "finding"),
             "preview": table_preview(triplets, rows=8, columns=["region", "finding", "existence", "evidence", "cue"]),
         }
     return dg.MaterializeResult(metadata=metadata)

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cxralign.anatomy.settings import AnatomySettings
-from cxralign.io.atomic import atomic_path
+from cxralign.io.atomic import write_parquet_atomically
 
 DETECT_CHUNK: Final = 64
 DETECT_SCHEMA: Final = pa.schema([
@@ -95,8 +94,7 @@ def _detect(args: argparse.Namespace) -> int:
         return 2
     files = _image_files(folder)
     table = pa.Table.from_pylist(list(_detect_rows(files, folder, args)), schema=DETECT_SCHEMA)
-    with atomic_path(args.out) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet_atomically(table, args.out)
     sources = table.column("source").value_counts().to_pylist()
     counts = ", ".join(f"{item['counts']} {item['values']}" for item in sources)
     images = len(set(table.column("image").to_pylist()))

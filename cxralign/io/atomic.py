@@ -8,6 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
@@ -27,3 +30,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_parquet_atomically(table: pa.Table, target: Path) -> None:
+    """Write ``table`` to ``target`` as Parquet; readers see the old file or the whole new one."""
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)

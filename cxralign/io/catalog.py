@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cxralign.io.atomic import atomic_path
+from cxralign.io.atomic import write_parquet_atomically
 
 DEFAULT_PARTITION = "default"
 
@@ -55,8 +55,7 @@ class Catalog:
     def write_table(self, name: str, table: pa.Table, partition: str = DEFAULT_PARTITION) -> Path:
         """Atomically (re)write one partition of ``name`` and refresh its view."""
         path = self.partition_path(name, partition)
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
+        write_parquet_atomically(table, path)
         self._refresh_view(name)
         return path
 

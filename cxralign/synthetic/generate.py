@@ -20,9 +20,8 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from cxralign.io.atomic import atomic_path
+from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
 from cxralign.synthetic.dicom_writer import ImageUIDs, sample_encoding, write_dicom
@@ -217,8 +216,7 @@ def _write_table(out_dir: Path, name: str, results: list[_StudyRows]) -> int:
         row for r in results for row in getattr(r, name)
     ]
     target = out_dir / "ground_truth" / f"{name}.parquet"
-    with atomic_path(target) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), tmp)
+    write_parquet_atomically(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), target)
     return target.stat().st_size
 
 

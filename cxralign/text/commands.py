@@ -10,17 +10,11 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from cxralign.io.atomic import atomic_path
+from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.text.settings import TextSettings
 
 DEFAULT_IU_DIR = Path("..") / "shared" / "data" / "iu_xray_reports"
-
-
-def _write_parquet(table: pa.Table, target: Path) -> None:
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp)
 
 
 def _sections(args: argparse.Namespace) -> int:
@@ -29,7 +23,7 @@ def _sections(args: argparse.Namespace) -> int:
 
     reports = read_reports(args.input)
     sections, rejected = sections_table(reports)
-    _write_parquet(sections, args.out)
+    write_parquet_atomically(sections, args.out)
     print(
         f"{reports.num_rows} reports: {sections.num_rows} sectioned, "
         f"{rejected.num_rows} rejected -> {args.out}"
@@ -68,7 +62,7 @@ def _triplets(args: argparse.Namespace) -> int:
     )
     sentence_column = pa.array([text_of[key] for key in keys], pa.string())
     out = triplets.add_column(2, "sentence", sentence_column)
-    _write_parquet(out, args.out)
+    write_parquet_atomically(out, args.out)
     existence = Counter(triplets.column("existence").to_pylist())
     print(f"backend: {parser.backend_name}")
     print(
