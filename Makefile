@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# DVC lives in its own tool environment: its dependencies (hydra's antlr4 runtime) break the
+# Dagster CLI, so it is never installed into $(VENV). Tests and lineage find it here.
+VENV_DVC := .venv-dvc
+DVC_VERSION := 3.67.1
+# The stamp names the version, so changing DVC_VERSION rebuilds the tool environment.
+DVC_INSTALLED := $(VENV_DVC)/.installed-$(DVC_VERSION)
 UI_PORT ?= 3000
 
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
@@ -14,18 +20,32 @@ export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export CXRALIGN_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui bench
+.PHONY: demo test ui bench dvc
+
+# Real `dagster asset materialize` calls against the project's code location. Partitioned and
+# unpartitioned assets go in separate calls: one run per incoming batch (partition), as the
+# sensor would launch them.
+MATERIALIZE := $(BIN)/dagster asset materialize -f workflows/definitions.py -d .
+BATCH_ASSETS := dicom_images,report_sections,report_sentences,report_triplets,anatomy_boxes,region_sentence_pairs
 
 ## demo: build the environment, materialise every asset on the embedded dataset, say where to look
-demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -f workflows/definitions.py -d . --select '*'
+demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+	$(MATERIALIZE) --select incoming_studies,anatomy_detector
+	failed=""; \
+	for batch in $$(find "$(CXRALIGN_DATA_DIR)/incoming" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | sort); do \
+	  echo "== batch $$batch"; \
+	  $(MATERIALIZE) --select $(BATCH_ASSETS) --partition "$$batch" || failed="$$failed $$batch"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "batches that failed (others were processed):$$failed" >&2; exit 1; fi
+	$(MATERIALIZE) --select pretrained_model,downstream_evaluation
 	@echo
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""
+	@echo "Lineage:          $(BIN)/cxralign audit pairs --data $(CXRALIGN_DATA_DIR)   (a table or a model directory; --markdown for an appendix)"
 	@echo "Dagster UI:        make ui   (then open http://127.0.0.1:$(UI_PORT))"
 
 ## test: build the environment, run the test suite
-test: $(INSTALLED)
+test: $(INSTALLED) $(DVC_INSTALLED)
 	$(BIN)/python -m pytest
 
 ## ui: the Dagster webserver and daemon on 127.0.0.1
@@ -42,6 +62,16 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## dvc: the DVC tool environment ($(VENV_DVC)/bin/dvc); `dvc repro` then rebuilds data/ without Dagster
+dvc: $(DVC_INSTALLED)
+
+$(DVC_INSTALLED):
+	rm -rf $(VENV_DVC)
+	$(PYTHON) -m venv $(VENV_DVC)
+	$(VENV_DVC)/bin/pip install -q --upgrade pip
+	$(VENV_DVC)/bin/pip install -q 'dvc==$(DVC_VERSION)'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

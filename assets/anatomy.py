@@ -7,17 +7,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from assets.ingestion import dicom_images
+from assets.ingestion import dicom_images, staged_arrays_dir
+from assets.lineage import (
+    BATCHES,
+    TRANSIENT_RETRY,
+    StepOutcome,
+    Upstream,
+    dvc_stages_for,
+    versioned_step,
+)
 from assets.metadata import image_grid, png_markdown, value_counts
 from assets.resources import CatalogResource
-from cxralign.anatomy.detector import load_detector
 from cxralign.anatomy.draw import draw_boxes
-from cxralign.anatomy.locate import boxes_table
+from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import TrainingSource, coco_source, imagenome_source
 from cxralign.anatomy.train import train_detector
 from cxralign.io.catalog import Catalog
-from cxralign.io.staging import StagedImages, open_staged
+from cxralign.io.staging import open_staged
 
 MODEL_SUBDIR = "models/anatomy"
 
@@ -48,40 +55,64 @@ def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
     return sources
 
 
-@dg.asset(group_name="anatomy", kinds={"pytorch"})
+@dg.asset(group_name="anatomy", kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
 def anatomy_detector(
     context: dg.AssetExecutionContext, config: AnatomyDetectorConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """A 29-region box detector (weights, config and fitted atlas in ``data/models/anatomy``),
     trained from phantom radiographs plus any COCO / Chest ImaGenome boxes configured."""
     model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
-    report = train_detector(_training_sources(config), model_dir, config, progress=context.log.info)
-    return dg.MaterializeResult(metadata=report.as_metadata())
+
+    def work() -> StepOutcome:
+        report = train_detector(_training_sources(config), model_dir, config, progress=context.log.info)
+        return StepOutcome([model_dir], dict(report.as_metadata()))
+
+    return versioned_step(
+        context, Path(catalog.data_dir), [], config, work, dvc_stages=("anatomy_train",),
+    )
 
 
-@dg.asset(group_name="anatomy", deps=[dicom_images, anatomy_detector], kinds={"python", "parquet"})
-def anatomy_boxes(config: AnatomyBoxesConfig, catalog: CatalogResource) -> dg.MaterializeResult:
-    """``boxes``: all 29 regions on every ingested image, in staged pixels, from the detector
-    where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
+@dg.asset(
+    group_name="anatomy", deps=[dicom_images, anatomy_detector], partitions_def=BATCHES,
+    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+)
+def anatomy_boxes(
+    context: dg.AssetExecutionContext, config: AnatomyBoxesConfig, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    """``boxes``: all 29 regions on every image of one batch, in staged pixels, from the
+    detector where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
     store = catalog.catalog
-    detector = load_detector(Path(catalog.data_dir) / MODEL_SUBDIR)
-    for batch in store.partitions("images"):
-        staged = StagedImages.from_catalog(store, [batch])
-        store.write_table("boxes", boxes_table(store.read_table("images", [batch]), staged, detector, config), batch)
+    batch = context.partition_key
+    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
 
-    boxes = store.read_table("boxes")
-    return dg.MaterializeResult(metadata={
-        "images": pc.count_distinct(boxes["image_id"]).as_py(),
-        "boxes": boxes.num_rows,
-        "by_source": value_counts(boxes, "source"),
-        "examples": _examples(store, boxes),
-    })
+    def work() -> StepOutcome:
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"no anatomy detector in {model_dir}: materialise anatomy_detector first")
+        boxes = write_boxes(store, batch, load_optional_detector(model_dir), config)
+        images = store.read_table("images", [batch])
+        written = [store.partition_path("boxes", batch)]
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "images": pc.count_distinct(boxes["image_id"]).as_py(),
+            "boxes": boxes.num_rows,
+        }
+        if boxes.num_rows:
+            metadata |= {"by_source": value_counts(boxes, "source"), "examples": _examples(store, images, boxes)}
+        return StepOutcome(written, metadata, {"images": images.num_rows})
+
+    upstreams = [
+        Upstream("dicom_images", batch, [store.partition_path("images", batch), staged_arrays_dir(store, batch)]),
+        Upstream("anatomy_detector", None, [model_dir]),
+    ]
+    return versioned_step(
+        context, Path(catalog.data_dir), upstreams, config, work,
+        dvc_stages=dvc_stages_for(batch, "anatomy_boxes"),
+    )
 
 
-def _examples(store: Catalog, boxes: pa.Table, count: int = 4) -> dg.MetadataValue:
+def _examples(store: Catalog, images: pa.Table, boxes: pa.Table, count: int = 4) -> dg.MetadataValue:
     """The regions drawn on the first staged images, for a person to eyeball."""
     pictures = []
-    for row in store.read_table("images").slice(0, count).to_pylist():
+    for row in images.slice(0, count).to_pylist():
         mine = boxes.filter(pc.equal(boxes["image_id"], row["image_id"])).to_pylist()
         pictures.append(draw_boxes(
             open_staged(store.root, row["staged_path"], row["staged_index"]),

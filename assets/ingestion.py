@@ -1,18 +1,28 @@
 """Ingestion stage: incoming batches (or the embedded phantom batch) → de-identified tables and
-staged arrays."""
+staged arrays, one ``batches`` partition per ``data/incoming/<batch>/`` folder."""
 
 from pathlib import Path
 
 import dagster as dg
 
+from assets.lineage import (
+    BATCHES,
+    EMBEDDED_BATCH_PREFIX,
+    TRANSIENT_RETRY,
+    StepOutcome,
+    Upstream,
+    dvc_stages_for,
+    versioned_step,
+)
 from assets.metadata import image_grid, png_markdown, table_preview
 from assets.resources import CatalogResource
+from cxralign.io.catalog import Catalog
 from cxralign.io.ingest import IngestSettings, ingest
-from cxralign.io.staging import open_staged
+from cxralign.io.staging import ARRAYS_DIR, open_staged
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 
-EMBEDDED_BATCH_PREFIX = "synthetic"
+INGESTED_TABLES = ("images", "reports", "rejected_inputs")
 
 
 class EmbeddedDatasetConfig(SynthesisSettings, dg.Config):
@@ -23,6 +33,11 @@ class DicomImagesConfig(IngestSettings, dg.Config):
     """Ingestion settings (defaults in ``cxralign.io.ingest.IngestSettings``)."""
 
 
+def embedded_batch_name(settings: SynthesisSettings) -> str:
+    """The folder (and partition) name of the phantom batch these settings generate."""
+    return f"{EMBEDDED_BATCH_PREFIX}-seed{settings.seed}-n{settings.studies}"
+
+
 def incoming_batches(incoming_dir: Path) -> list[Path]:
     """Batch folders under ``incoming/``, in name order (hidden folders are in-flight copies)."""
     if not incoming_dir.is_dir():
@@ -30,83 +45,112 @@ def incoming_batches(incoming_dir: Path) -> list[Path]:
     return sorted(p for p in incoming_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-@dg.asset(group_name="ingestion", kinds={"python", "dicom"})
+def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
+    """Where ingestion writes a batch's uint8 array shards."""
+    return catalog.root / "staged" / ARRAYS_DIR / batch
+
+
+@dg.asset(group_name="ingestion", kinds={"python", "dicom"}, retry_policy=TRANSIENT_RETRY)
 def incoming_studies(
     context: dg.AssetExecutionContext, config: EmbeddedDatasetConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
-    """The batches of raw studies waiting in ``data/incoming/``.
+    """The batches of raw studies waiting in ``data/incoming/``, each registered as a partition
+    of ``batches`` (the sensor does the same for batches that arrive later).
 
     With none there, a deterministic phantom batch (real DICOM files, reports, ground truth) is
     generated so the whole pipeline runs out of the box; real data replaces it by dropping
     studies into ``data/incoming/<batch>/``.
     """
-    batches = incoming_batches(catalog.incoming_dir)
-    generated = None
-    if not batches:
-        name = f"{EMBEDDED_BATCH_PREFIX}-seed{config.seed}-n{config.studies}"
-        context.log.info(f"no incoming batch; generating the embedded phantom batch {name}")
-        generated = synthesize(
-            catalog.incoming_dir / name, studies=config.studies, seed=config.seed,
-            workers=config.workers,
-        )
+    def work() -> StepOutcome:
         batches = incoming_batches(catalog.incoming_dir)
-    metadata: dict[str, dg.RawMetadataValue] = {
-        "batches": dg.MetadataValue.json([b.name for b in batches]),
-        "batch_count": len(batches),
-    }
-    if generated is not None:
-        metadata |= {
-            "generated_studies": generated.studies,
-            "generated_images": generated.images,
-            "generation_seconds": round(generated.seconds, 2),
+        generated = None
+        if not batches:
+            name = embedded_batch_name(config)
+            context.log.info(f"no incoming batch; generating the embedded phantom batch {name}")
+            generated = synthesize(
+                catalog.incoming_dir / name, studies=config.studies, seed=config.seed,
+                workers=config.workers,
+            )
+            batches = incoming_batches(catalog.incoming_dir)
+        names = [b.name for b in batches]
+        known = set(context.instance.get_dynamic_partitions(BATCHES.name))
+        new = [name for name in names if name not in known]
+        if new:
+            context.instance.add_dynamic_partitions(BATCHES.name, new)
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "batches": dg.MetadataValue.json(names),
+            "batch_count": len(names),
+            "registered_partitions": dg.MetadataValue.json(new),
         }
-    return dg.MaterializeResult(metadata=metadata)
+        if generated is not None:
+            metadata |= {
+                "generated_studies": generated.studies,
+                "generated_images": generated.images,
+                "generation_seconds": round(generated.seconds, 2),
+            }
+        # Only a generated batch is an output of this step; real batches are the user's input.
+        outputs = [catalog.incoming_dir / embedded_batch_name(config)] if generated else []
+        return StepOutcome(outputs=outputs, metadata=metadata)
+
+    return versioned_step(
+        context, Path(catalog.data_dir), [], config, work,
+        dvc_stages=("synthesize",) if not incoming_batches(catalog.incoming_dir) else (),
+        skip_unchanged=False,
+    )
 
 
-@dg.asset(group_name="ingestion", deps=[incoming_studies], kinds={"python", "duckdb", "parquet"})
+@dg.asset(
+    group_name="ingestion", deps=[incoming_studies], partitions_def=BATCHES,
+    kinds={"python", "duckdb", "parquet"}, retry_policy=TRANSIENT_RETRY,
+)
 def dicom_images(
     context: dg.AssetExecutionContext, config: DicomImagesConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """De-identified ``images``, ``reports`` and ``rejected_inputs`` tables plus uint8 array
-    shards, one partition per incoming batch.
+    shards for one incoming batch (partition); other batches are not read.
 
     Bad inputs become ``rejected_inputs`` rows with a reason instead of failing the run; the
     counts are in this asset's metadata.
     """
     store = catalog.catalog
-    totals = {"images": 0, "studies": 0, "reports": 0, "rejected": 0}
-    rejected_by_reason: dict[str, int] = {}
-    flags: dict[str, int] = {}
-    seconds = 0.0
-    for batch in incoming_batches(catalog.incoming_dir):
-        summary = ingest(batch, store, config, partition=batch.name, progress=context.log.info)
-        totals["images"] += summary.images
-        totals["studies"] += summary.studies
-        totals["reports"] += summary.reports
-        totals["rejected"] += sum(summary.rejected.values())
-        for reason, count in summary.rejected.items():
-            rejected_by_reason[reason] = rejected_by_reason.get(reason, 0) + count
-        for flag, count in summary.quality_flags.items():
-            flags[flag] = flags.get(flag, 0) + count
-        seconds += summary.seconds
+    batch = context.partition_key
+    source = catalog.incoming_dir / batch
 
-    metadata: dict[str, dg.RawMetadataValue] = {
-        **totals,
-        "rejected_by_reason": dg.MetadataValue.json(rejected_by_reason),
-        "quality_flags": dg.MetadataValue.json(flags),
-        "seconds": round(seconds, 2),
-        "images_per_second": round(totals["images"] / seconds, 1) if seconds else 0.0,
-        "catalog": dg.MetadataValue.path(str(store.database_path)),
-    }
-    if totals["images"]:
-        images = store.read_table("images")
-        metadata["preview"] = table_preview(
-            images, columns=["image_id", "study_id", "modality", "photometric", "bits_stored",
-                             "rows", "columns", "split"],
+    def work() -> StepOutcome:
+        if not source.is_dir():
+            raise FileNotFoundError(f"batch folder {source} does not exist")
+        summary = ingest(source, store, config, partition=batch, progress=context.log.info)
+        rejected = sum(summary.rejected.values())
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "images": summary.images,
+            "studies": summary.studies,
+            "reports": summary.reports,
+            "rejected": rejected,
+            "rejected_by_reason": dg.MetadataValue.json(summary.rejected),
+            "quality_flags": dg.MetadataValue.json(summary.quality_flags),
+            "seconds": round(summary.seconds, 2),
+            "images_per_second": round(summary.images_per_second, 1),
+            "catalog": dg.MetadataValue.path(str(store.database_path)),
+        }
+        if summary.images:
+            images = store.read_table("images", [batch])
+            metadata["preview"] = table_preview(
+                images, columns=["image_id", "study_id", "modality", "photometric", "bits_stored",
+                                 "rows", "columns", "split"],
+            )
+            sample = images.slice(0, 8).to_pylist()
+            pictures = [open_staged(store.root, row["staged_path"], row["staged_index"]) for row in sample]
+            metadata["staged_examples"] = png_markdown(
+                image_grid(pictures), f"{len(pictures)} staged images ({config.image_size} px)"
+            )
+        outputs = [store.partition_path(t, batch) for t in INGESTED_TABLES]
+        return StepOutcome(
+            outputs=[*outputs, staged_arrays_dir(store, batch)], metadata=metadata,
+            input_rows={"studies": summary.studies, "images": summary.images + rejected},
+            rejected={"inputs": rejected},
         )
-        sample = images.slice(0, 8).to_pylist()
-        pictures = [open_staged(store.root, row["staged_path"], row["staged_index"]) for row in sample]
-        metadata["staged_examples"] = png_markdown(
-            image_grid(pictures), f"{len(pictures)} staged images ({config.image_size} px)"
-        )
-    return dg.MaterializeResult(metadata=metadata)
+
+    return versioned_step(
+        context, Path(catalog.data_dir), [Upstream("incoming_studies", None, [source])],
+        config, work, dvc_stages=dvc_stages_for(batch, "ingest"),
+    )

@@ -1,7 +1,5 @@
 """Metadata helpers shared by the assets: previews a person reads in the Dagster UI."""
 
-from __future__ import annotations
-
 import base64
 import io
 from collections.abc import Sequence

@@ -1,57 +1,74 @@
 """Alignment stage: triplets + anatomy boxes → region–sentence pairs and per-study tag vectors."""
 
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from assets.anatomy import anatomy_boxes
+from assets.lineage import (
+    BATCHES,
+    TRANSIENT_RETRY,
+    StepOutcome,
+    Upstream,
+    dvc_stages_for,
+    versioned_step,
+)
 from assets.metadata import png_markdown, table_preview, value_counts
 from assets.resources import CatalogResource
 from assets.text import report_triplets
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
-from cxralign.pairs import draw_pairs, pairs_table, study_tags_table
+from cxralign.pairs import draw_pairs
+from cxralign.pairs.partitions import write_pairs
 
 
-@dg.asset(group_name="alignment", deps=[report_triplets, anatomy_boxes], kinds={"python", "parquet"})
-def region_sentence_pairs(catalog: CatalogResource) -> dg.MaterializeResult:
-    """``pairs``: each report sentence linked to the anatomical boxes it talks about (ASG's
-    one→one, one→many with a merged union box, many→one and image-level cases), and
-    ``study_tags``: the (finding × existence) tag vector of every study."""
+@dg.asset(
+    group_name="alignment", deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
+    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+)
+def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
+    """``pairs``: each report sentence of one batch linked to the anatomical boxes it talks about
+    (ASG's one→one, one→many with a merged union box, many→one and image-level cases), and
+    ``study_tags``: the (finding × existence) tag vector of every study of the batch."""
     store = catalog.catalog
-    counts = {"pairs": 0, "studies_with_tags": 0}
-    for batch in store.partitions("triplets"):
-        images = store.read_table("images", [batch])
-        pairs = pairs_table(
-            store.read_table("triplets", [batch]), store.read_table("sentences", [batch]),
-            images, store.read_table("boxes", [batch]),
-        )
-        tags = study_tags_table(store.read_table("triplets", [batch]))
-        store.write_table("pairs", pairs, batch)
-        store.write_table("study_tags", tags, batch)
-        counts["pairs"] += pairs.num_rows
-        counts["studies_with_tags"] += tags.num_rows
+    batch = context.partition_key
+    read = {name: store.partition_path(name, batch) for name in ("triplets", "sentences", "images", "boxes")}
 
-    metadata: dict[str, dg.RawMetadataValue] = dict(counts)
-    if counts["pairs"]:
-        pairs = store.read_table("pairs")
-        metadata["by_kind"] = value_counts(pairs, "pair_kind")
-        metadata["preview"] = table_preview(
-            pairs, rows=6, columns=["pair_kind", "region", "member_regions", "sentence_indices", "findings"]
-        )
-        metadata["example"] = _example_picture(store, pairs)
-    return dg.MaterializeResult(metadata=metadata)
+    def work() -> StepOutcome:
+        pairs, tags = write_pairs(store, batch)
+        written = [store.partition_path("pairs", batch), store.partition_path("study_tags", batch)]
+        tables = {name: store.read_table(name, [batch]) for name in ("images", "sentences")}
+        metadata: dict[str, dg.RawMetadataValue] = {"pairs": pairs.num_rows, "studies_with_tags": tags.num_rows}
+        if pairs.num_rows:
+            metadata["by_kind"] = value_counts(pairs, "pair_kind")
+            metadata["preview"] = table_preview(
+                pairs, rows=6, columns=["pair_kind", "region", "member_regions", "sentence_indices", "findings"]
+            )
+            metadata["example"] = _example_picture(store, pairs, tables["images"], tables["sentences"])
+        rows = {name: pq.read_metadata(path).num_rows for name, path in read.items()}
+        return StepOutcome(written, metadata, rows)
+
+    upstreams = [
+        Upstream("report_triplets", batch, [read["triplets"]]),
+        Upstream("report_sentences", batch, [read["sentences"]]),
+        Upstream("dicom_images", batch, [read["images"]]),
+        Upstream("anatomy_boxes", batch, [read["boxes"]]),
+    ]
+    return versioned_step(
+        context, Path(catalog.data_dir), upstreams, None, work, dvc_stages=dvc_stages_for(batch, "pairs"),
+    )
 
 
-def _example_picture(store: Catalog, pairs: pa.Table) -> dg.MetadataValue:
+def _example_picture(store: Catalog, pairs: pa.Table, images: pa.Table, sentences: pa.Table) -> dg.MetadataValue:
     """The image with the most region pairs, its boxes coloured by the sentence they pair with."""
     region_rows = pairs.filter(pc.equal(pairs["pair_kind"], "region"))
-    busiest = Counter(region_rows["image_id"].to_pylist()).most_common(1)[0][0]
-    images = store.read_table("images")
+    counts = Counter(region_rows["image_id"].to_pylist())
+    busiest = counts.most_common(1)[0][0] if counts else pairs["image_id"][0].as_py()
     image = images.filter(pc.equal(images["image_id"], busiest)).to_pylist()[0]
-    sentences = store.read_table("sentences")
     picture = draw_pairs(
         open_staged(store.root, image["staged_path"], image["staged_index"]),
         pairs.filter(pc.equal(pairs["image_id"], busiest)),

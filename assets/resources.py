@@ -1,7 +1,5 @@
 """Resources the assets depend on. ``workflows/definitions.py`` binds concrete values."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

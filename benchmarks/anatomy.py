@@ -17,9 +17,11 @@ with the radiologist box on the held-out fold): mean, median and share >= 0.5, f
   image content).
 
 Also timed: training seconds per fold, and inference images/s (``Detector.predict`` on staged
-256 x 256 arrays, batch of 32). Torch threads are set by ``--threads`` (default 1: the CPU is
-shared, and two threads contending with other processes were 5x slower than one here).
-Run: ``python benchmarks/anatomy.py [--folds 5] [--steps 600] [--threads 1]``; writes the
+256 x 256 arrays, batch of 32). Torch threads per fold are set by ``--threads`` (default 1: the CPU is
+shared, and two threads contending with other processes were 5x slower than one here);
+``--jobs`` folds train at once in separate processes (their seconds then include waiting for
+the CPU). ``--steps`` defaults to what ``anatomy train`` would run on a fold's images.
+Run: ``python benchmarks/anatomy.py [--folds 5] [--steps N] [--threads 1] [--jobs 1]``; writes the
 tables to ``benchmarks/.work/RESULTS-anatomy.md`` for copying into ``benchmarks/RESULTS.md``. ``--write-default-atlas`` instead rebuilds the packaged
 atlas (all real boxes + the phantoms).
 """
@@ -27,9 +29,11 @@ atlas (all real boxes + the phantoms).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,9 +45,10 @@ from cxralign.anatomy.dataset import GoldArrays, stage_source
 from cxralign.anatomy.detector import Detector, DetectorConfig
 from cxralign.anatomy.geometry import REGION_INDEX, box_iou, content_extent
 from cxralign.anatomy.locate import locate
+from cxralign.anatomy.model import RegionDetectorNet
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import coco_source, phantom_source
-from cxralign.anatomy.train import fit_network, layout_atlas
+from cxralign.anatomy.train import default_steps, fit_network, layout_atlas
 from cxralign.io.ingest import IngestSettings
 from cxralign.synthetic import synthesize
 
@@ -75,11 +80,23 @@ def summarise(ious: list[float]) -> str:
     return f"{values.mean():.3f} | {np.median(values):.3f} | {(values >= 0.5).mean():.3f}"
 
 
+def _train_fold(job: tuple[GoldArrays, GoldArrays, AnatomySettings, int, int]) -> tuple[dict, float]:
+    """One fold's network, trained in a worker process: (state dict, seconds)."""
+    train, phantoms, settings, steps, threads = job
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    net, _ = fit_network([train, phantoms], settings, steps=steps)
+    return net.state_dict(), time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=600, help="training steps per fold")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps per fold (default: what `anatomy train` runs, "
+                        "settings.epochs passes over the fold's training images + phantoms)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per fold")
+    parser.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".work" / "RESULTS-anatomy.md")
     parser.add_argument("--write-default-atlas", action="store_true",
                         help="only rebuild the packaged atlas from all real boxes + phantoms")
@@ -96,18 +113,27 @@ def main() -> None:
         layout_atlas([real], phantoms).save(ROOT / "cxralign" / "anatomy" / DEFAULT_ATLAS)
         return
     fold = patient_folds(real.groups, args.folds, settings.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
 
     methods = ("detector", "detector, no flip average", "pipeline", "atlas alone",
                "average lung box")
     results = {method: {name: [] for name in LUNGS} for method in methods}
-    train_seconds, speeds = [], []
-    for k in range(args.folds):
-        train, test = real.subset(np.flatnonzero(fold != k)), real.subset(np.flatnonzero(fold == k))
-        started = time.perf_counter()
-        net, _ = fit_network([train, phantoms], settings, steps=args.steps)
-        train_seconds.append(time.perf_counter() - started)
+    splits = [(real.subset(np.flatnonzero(fold != k)), real.subset(np.flatnonzero(fold == k)))
+              for k in range(args.folds)]
+    steps = [args.steps or default_steps(len(train) + len(phantoms), settings)
+             for train, _ in splits]
+    jobs = [(train, phantoms, settings, fold_steps, args.threads)
+            for (train, _), fold_steps in zip(splits, steps, strict=True)]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        trained = list(pool.map(_train_fold, jobs))
+    train_seconds, speeds = [seconds for _, seconds in trained], []
+    config = DetectorConfig.from_settings(settings)
+    for k, ((train, test), (state, seconds)) in enumerate(zip(splits, trained, strict=True)):
+        net = RegionDetectorNet(settings.backbone)
+        net.load_state_dict(state)
+        torch.save(state, args.out.parent / f"anatomy-fold-{k}.pt")  # for later inference studies
         atlas = layout_atlas([train], phantoms)
-        config = DetectorConfig.from_settings(settings)
         detector = Detector(net, config, atlas)
         images = list(test.images)
         started = time.perf_counter()
@@ -125,19 +151,21 @@ def main() -> None:
         for method, boxes in outputs.items():
             for name, values in lung_ious(boxes, test, side).items():
                 results[method][name].extend(values)
-        print(f"fold {k}: {len(images)} test images, trained {train_seconds[-1]:.0f} s, "
+        print(f"fold {k}: {len(images)} test images, trained {seconds:.0f} s, "
               f"detector {summarise(results['detector']['right lung'])} (right, so far)",
               flush=True)
-    write_results(args, settings, results, train_seconds, speeds, len(real), len(phantoms))
+    write_results(args, settings, results, train_seconds, steps, speeds, len(real), len(phantoms))
 
 
-def write_results(args, settings, results, train_seconds, speeds, real_count, phantom_count) -> None:
+def write_results(args, settings, results, train_seconds, steps, speeds, real_count,
+                  phantom_count) -> None:
+    described = f"{min(steps)}" if min(steps) == max(steps) else f"{min(steps)}-{max(steps)}"
     lines = [
         "# Anatomy: lung boxes on real radiographs (patient-grouped cross-validation)",
         "",
         f"Data: `covid_lung_boxes` ({real_count} real radiographs with radiologist lung boxes), "
         f"{args.folds} folds grouped by patient; each fold's detector trained on the other folds' "
-        f"real boxes + {phantom_count} phantom radiographs for {args.steps} steps "
+        f"real boxes + {phantom_count} phantom radiographs for {described} steps "
         f"(batch {settings.batch_size}, {settings.backbone} from random init, input "
         f"{settings.input_size} px). Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 "
         f"on >= {TARGET_SHARE:.0%} of images.",
@@ -150,14 +178,16 @@ def write_results(args, settings, results, train_seconds, speeds, real_count, ph
             lines.append(f"| {method} | {name} | {summarise(per_lung[name])} |")
     lines += [
         "",
-        f"Training: {np.mean(train_seconds):.0f} s per fold ({args.steps} steps, "
-        f"{np.mean(train_seconds) / args.steps:.2f} s/step), torch threads = {args.threads}, "
+        f"Training: {np.mean(train_seconds):.0f} s per fold ({described} steps, "
+        f"{np.sum(train_seconds) / np.sum(steps):.2f} s/step), torch threads = {args.threads}, "
+        f"{args.jobs} fold(s) at a time, "
         f"on a CPU shared with other jobs ({platform.processor() or platform.machine()}).",
         f"Inference (`Detector.predict`, flip-averaged, staged 256 px arrays): "
         f"{np.mean(speeds):.1f} images/s.",
         "",
-        f"Reproduce: `python benchmarks/anatomy.py --folds {args.folds} --steps {args.steps} "
-        f"--threads {args.threads}`.",
+        f"Reproduce: `python benchmarks/anatomy.py --folds {args.folds}"
+        + (f" --steps {args.steps}" if args.steps else "")
+        + f" --threads {args.threads} --jobs {args.jobs}`.",
     ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

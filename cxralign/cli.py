@@ -9,8 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxralign.anatomy import commands as anatomy_commands
+from cxralign.eval import commands as eval_commands
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.lineage import commands as lineage_commands
+from cxralign.pairs import commands as pairs_commands
 from cxralign.text import commands as text_commands
+from cxralign.train import commands as train_commands
 
 
 def _synthesize(args: argparse.Namespace) -> int:
@@ -86,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     text_commands.register(commands)
     anatomy_commands.register(commands)
+    train_commands.register(commands)
+    lineage_commands.register(commands)
+    pairs_commands.register(commands)
+    eval_commands.register(commands)
     return parser
 
 

@@ -9,6 +9,13 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs a real pipeline end to end (seconds to a minute); part of "
+        "`make test`, deselect with -m 'not slow' for a quick loop",
+    )
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public test data (``../shared/data`` beside the repository root)."""
@@ -19,21 +26,29 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def materialize_pipeline():
-    """``materialize_pipeline(data_dir, selection, ops_config)``: run the real code location's
-    assets and checks (a list of asset keys) against a temporary data directory,
-    in process, without raising on failure so tests can inspect what ran."""
+    """``materialize_pipeline(data_dir, selection, ops_config, partition=None, instance=None)``:
+    run the real code location's assets and checks (a list of asset keys) against a temporary
+    data directory, in process, without raising on failure so tests can inspect what ran.
+    Batch-partitioned assets need ``partition`` (a ``batches`` key, registered here first)."""
     import dagster as dg
 
+    from assets.lineage import BATCHES
     from assets.resources import CatalogResource
     from workflows.checks import ASSET_CHECKS
     from workflows.definitions import ASSETS
 
-    def run(data_dir: Path, selection: list[str], ops_config: dict) -> dg.ExecuteInProcessResult:
+    def run(data_dir: Path, selection: list[str], ops_config: dict, partition: str | None = None,
+            instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+        instance = instance or dg.DagsterInstance.ephemeral()
+        if partition is not None and not instance.has_dynamic_partition(BATCHES.name, partition):
+            instance.add_dynamic_partitions(BATCHES.name, [partition])
         return dg.materialize(
             [*ASSETS, *ASSET_CHECKS],
             selection=selection,
             resources={"catalog": CatalogResource(data_dir=str(data_dir))},
             run_config={"ops": {op: {"config": config} for op, config in ops_config.items()}},
+            partition_key=partition,
+            instance=instance,
             raise_on_error=False,
         )
 

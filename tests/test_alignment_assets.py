@@ -18,7 +18,7 @@ def test_boxes_and_pairs_cover_every_image_and_pass_their_checks(tmp_path, mater
         "incoming_studies": {"studies": 6, "seed": 2, "workers": 1},
         "dicom_images": {"workers": 1, "image_size": 64},
         "anatomy_detector": TINY_DETECTOR,
-    })
+    }, partition="synthetic-seed2-n6")
     assert result.success
     failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
     assert failed == []

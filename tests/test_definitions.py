@@ -5,19 +5,29 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-import pydantic
 import pytest
+from dagster._core.errors import DagsterMaxRetriesExceededError
 
-from assets.ingestion import dicom_images, incoming_studies
+from assets.ingestion import dicom_images, embedded_batch_name, incoming_studies
+from assets.lineage import BATCHES, TRANSIENT_RETRY
 from assets.resources import CatalogResource
+from cxralign.synthetic.settings import SynthesisSettings
+from workflows import schedules
 from workflows.definitions import defs
+from workflows.jobs import BATCH_ASSETS
 
 INGESTION = [incoming_studies, dicom_images]
 
 
-def materialize_ingestion(data_dir, studies: int = 6) -> dg.ExecuteInProcessResult:
+def materialize_ingestion(data_dir, studies: int = 6, partition: str | None = None) -> dg.ExecuteInProcessResult:
+    """Generate or find the batch, register it, ingest it (one ``batches`` partition)."""
+    batch = partition or embedded_batch_name(SynthesisSettings(studies=max(studies, 1), seed=3))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(BATCHES.name, [batch])
     return dg.materialize(
         INGESTION,
+        partition_key=batch,
+        instance=instance,
         resources={"catalog": CatalogResource(data_dir=str(data_dir))},
         run_config=dg.RunConfig(
             {
@@ -32,6 +42,28 @@ def test_definitions_load_with_every_stage_asset():
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"incoming_studies", "dicom_images"} <= keys
+    assert {"process_batch", "retrain"} <= {job.name for job in defs.jobs}
+    assert [s.name for s in defs.sensors] == ["incoming_batch_sensor"]
+    assert [s.name for s in defs.schedules] == ["retrain_schedule"]
+
+
+def test_batch_assets_are_partitioned_and_retried_with_backoff():
+    graph = defs.resolve_asset_graph()
+    for asset in BATCH_ASSETS:
+        assert graph.get(asset.key).partitions_def == BATCHES
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable and key.path[0] in {a.key.path[0] for a in [*BATCH_ASSETS, incoming_studies]}:
+            policy = defs.resolve_assets_def(key).op.retry_policy
+            assert policy == TRANSIENT_RETRY and policy.backoff == dg.Backoff.EXPONENTIAL
+    assert graph.get(incoming_studies.key).partitions_def is None
+
+
+def test_retrain_cron_is_weekly_unless_configured(monkeypatch):
+    monkeypatch.delenv(schedules.RETRAIN_CRON_ENV, raising=False)
+    assert schedules.retrain_cron() == "0 3 * * 1"
+    monkeypatch.setenv(schedules.RETRAIN_CRON_ENV, "30 2 * * *")
+    assert schedules.retrain_cron() == "30 2 * * *"
 
 
 def test_embedded_batch_is_generated_and_ingested(tmp_path):
@@ -58,7 +90,7 @@ def test_real_batch_with_bad_inputs_is_quarantined_not_fatal(tmp_path, shared_da
         shutil.copy(shared_data / "dicom" / name, batch / name)
     (batch / "truncated.dcm").write_bytes((shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes()[:2000])
 
-    result = materialize_ingestion(tmp_path)
+    result = materialize_ingestion(tmp_path, partition="real-dicoms")
     assert result.success
     assert not list((tmp_path / "incoming").glob("synthetic-*")), "a real batch needs no phantom"
     metadata = result.asset_materializations_for_node("dicom_images")[0].metadata
@@ -69,6 +101,9 @@ def test_real_batch_with_bad_inputs_is_quarantined_not_fatal(tmp_path, shared_da
 
 @pytest.mark.parametrize("studies", [0, -1])
 def test_invalid_config_fails_the_step_before_writing_anything(tmp_path, studies):
-    with pytest.raises(pydantic.ValidationError, match="studies"):
+    # The step's retry policy retries it (config is validated inside the step), then gives up
+    # with the pydantic error as the reason.
+    with pytest.raises(DagsterMaxRetriesExceededError, match="ValidationError") as failure:
         materialize_ingestion(tmp_path, studies=studies)
+    assert "studies" in str(failure.value)
     assert not (tmp_path / "incoming").exists()

@@ -60,3 +60,94 @@ def test_boxes_suite_catches_swapped_lungs_missing_regions_and_escaping_boxes():
         ("expect_column_values_to_be_between", "regions_in_image"),
         ("expect_column_values_to_be_in_set", "lungs_in_place"),
     }
+
+
+def test_sentences_must_be_the_text_their_offsets_cut_from_the_section():
+    from cxralign.quality.views import sentences_in_sections
+
+    sections = pa.table({"study_id": ["s1"], "findings": ["Lungs clear. No effusion."],
+                         "impression": [None]})
+    sentences = pa.table({
+        "study_id": ["s1", "s1"], "sentence_index": [0, 1], "section": ["findings", "findings"],
+        "text": ["Lungs clear.", "No effusion."], "char_start": [0, 13], "char_end": [12, 25],
+    })
+    report = validate_table("sentences", sentences_in_sections(sentences, sections), SUITES["sentences"]())
+    assert report.success, [f.describe() for f in report.failures]
+
+    shifted = sentences.set_column(4, "char_start", pa.array([0, 14]))
+    duplicated = shifted.set_column(1, "sentence_index", pa.array([0, 0]))
+    report = validate_table("sentences", sentences_in_sections(duplicated, sections), SUITES["sentences"]())
+    assert {(f.expectation, f.column) for f in report.failures} == {
+        ("expect_column_values_to_be_in_set", "offsets_match_section"),
+        ("expect_compound_columns_to_be_unique", None),
+    }
+
+
+def write_log(directory, **columns) -> None:
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True)
+    base = {"step": [1, 2, 3], "epoch": [0, 0, 1], "loss": [2.0, 1.5, 1.2],
+            "lr": [1e-4, 1e-4, 5e-5], "pairs_per_second": [40.0, 41.0, 39.5]}
+    pq.write_table(pa.table(base | columns), directory / "training_log.parquet")
+
+
+def test_training_logs_are_checked_per_model_with_their_own_loss_terms(tmp_path):
+    from cxralign.quality import DataDocsSite
+    from cxralign.quality.tables import gated_tables, suite_for
+    from cxralign.train.runs import MODELS_SUBDIR
+
+    models = tmp_path / MODELS_SUBDIR
+    write_log(models / "convirt" / "seed-0")  # no loss terms beyond the total
+    write_log(models / "asg" / "seed-0", loss_region_sentence=[0.5, float("inf"), 0.4],
+              step=[1, 3, 3], pairs_per_second=[40.0, 0.0, 39.0])
+    write_log(models / "asg" / "seed-1", loss_region_sentence=[0.5, float("nan"), 0.4],
+              lr=[1e-4, -1e-5, 0.0])
+
+    site = DataDocsSite.for_data_dir(tmp_path)
+    tables = gated_tables("training_log", tmp_path)
+    assert list(tables) == ["asg/seed-0", "asg/seed-1", "convirt/seed-0"]
+    reports = {label: validate_table("training_log", t, suite_for("training_log", t), docs=site, batch=label)
+               for label, t in tables.items()}
+
+    assert reports["convirt/seed-0"].success
+    failed = {label: {(f.expectation, f.column) for f in r.failures} for label, r in reports.items()}
+    assert failed["asg/seed-0"] == {
+        ("expect_column_values_to_be_between", "loss_region_sentence"),  # inf
+        ("expect_column_values_to_be_between", "step_increment"),  # 3 after 3
+        ("expect_column_values_to_be_between", "pairs_per_second"),  # 0 is not > 0
+    }
+    assert failed["asg/seed-1"] == {
+        ("expect_column_values_to_not_be_null", "loss_region_sentence"),  # NaN
+        ("expect_column_values_to_be_between", "lr"),
+    }
+    # Every result is a Data Docs page, listed on the site's index.
+    index = site.index.read_text()
+    for label, report in reports.items():
+        assert report.docs_page is not None and report.docs_page.is_file()
+        assert report.docs_page.relative_to(site.site_dir).as_posix() in index, label
+
+
+def test_evaluation_metrics_need_rates_in_range_and_every_metric_for_every_recipe():
+    from cxralign.quality.views import evaluation_completeness, is_rate
+
+    rates = ["zero_shot_macro_auc", "i2t_R@5", "probe_auc@10%", "grounding_top1",
+             "segmentation_dice", "BLEU-4", "ROUGE-L"]
+    others = ["grounding_mean_rank", "grounding_queries", "segmentation_train_images", "seconds"]
+    assert [m for m in rates if not is_rate(m)] == [] and [m for m in others if is_rate(m)] == []
+    good = pa.table({
+        "recipe": ["asg", "asg", "convirt", "convirt"],
+        "metric": ["zero_shot_macro_auc", "median_rank"] * 2,
+        "mean": [0.8, 12.0, 0.7, 15.0], "std": [0.01, 1.0, 0.02, 0.0],
+        "n_seeds": [3, 3, 3, 1], "seeds": [[0, 1, 2]] * 3 + [[0]],
+    })
+    suite = SUITES["evaluation_metrics"]()
+    report = validate_table("evaluation_metrics", evaluation_completeness(good), suite)
+    assert report.success, [f.describe() for f in report.failures]
+
+    bad = good.slice(0, 3).set_column(2, "mean", pa.array([1.2, 12.0, 0.7])).set_column(
+        3, "std", pa.array([0.01, -1.0, 0.02]))
+    report = validate_table("evaluation_metrics", evaluation_completeness(bad), suite)
+    described = {f.column: f.describe() for f in report.failures}
+    assert set(described) == {"rate_mean", "std", "missing_metrics"}
+    assert "convirt: median_rank" in described["missing_metrics"]

@@ -1,88 +1,122 @@
 """Great-expectations suites as Dagster asset checks between stages.
 
 A blocking check that fails stops the assets downstream of the checked one in the same run, so
-a bad batch cannot reach training. Each failure is named in the check's metadata.
+a bad batch cannot reach training. Each failure is named in the check's description and
+metadata, and every validation is kept as a Data Docs page (``<data>/reports/quality/``)
+linked from the check's metadata.
+
+A check on a partitioned asset is partitioned the same way and validates the partition the run
+materialised (one batch), never the whole table: an old bad batch cannot fail a new good one.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
+import warnings
+from collections.abc import Sequence
 
 import dagster as dg
-import pyarrow as pa
 
-from assets import anatomy, ingestion, pairs, text
+from assets import anatomy, evaluation, ingestion, pairs, text, training
 from assets.resources import CatalogResource
-from cxralign.io.catalog import Catalog
-from cxralign.quality import SUITES, validate_table
-from cxralign.quality.views import (
-    boxes_geometry,
-    pairs_references,
-    sections_coverage,
-    triplets_with_evidence,
-)
+from cxralign.quality import SUITES, DataDocsSite, QualityReport, validate_table
+from cxralign.quality.tables import gated_tables, suite_for
 
 
-def _whole_table(name: str) -> Callable[[Catalog], pa.Table]:
-    return lambda catalog: catalog.read_table(name)
+def _run_partitions(context: dg.AssetCheckExecutionContext) -> list[str] | None:
+    """The partitions this run materialised (``None``: the asset is not partitioned)."""
+    if context.has_partition_key:
+        return [context.partition_key]
+    if context.has_partition_key_range:
+        return list(context.partition_keys)
+    return None
+
+
+def _promise(table: str) -> str:
+    """The first paragraph of the suite's docstring: what the check promises, for the UI."""
+    return (SUITES[table].__doc__ or "").strip().split("\n\n")[0].replace("\n    ", " ")
+
+
+def _summary(reports: dict[str, QualityReport], site: DataDocsSite) -> dg.AssetCheckResult:
+    """One check result for the table(s) validated: failures named, Data Docs pages linked."""
+    several = len(reports) > 1
+    failures = [
+        f"{label}: {failure.describe()}" if several else failure.describe()
+        for label, report in reports.items()
+        for failure in report.failures
+    ]
+    pages = {label: str(report.docs_page) for label, report in reports.items() if report.docs_page}
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "validated": dg.MetadataValue.json(list(reports)),
+        "rows": sum(report.rows for report in reports.values()),
+        "expectations": sum(report.evaluated for report in reports.values()),
+        "failed": dg.MetadataValue.json(failures),
+        "data_docs_index": dg.MetadataValue.path(str(site.index)),
+    }
+    if len(pages) == 1:
+        page = next(iter(pages.values()))
+        metadata["data_docs"] = dg.MetadataValue.path(page)
+        metadata["data_docs_url"] = dg.MetadataValue.url(f"file://{page}")
+    elif pages:
+        metadata["data_docs"] = dg.MetadataValue.json(pages)
+    return dg.AssetCheckResult(
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(failures) if failures else None,
+        metadata=metadata,
+    )
 
 
 def expectations_check(
-    asset: dg.AssetsDefinition,
-    table: str,
-    load: Callable[[Catalog], pa.Table] | None = None,
-    blocking: bool = True,
+    asset: dg.AssetsDefinition, table: str, blocking: bool = True
 ) -> dg.AssetChecksDefinition:
-    """An asset check on ``asset`` that validates catalog table ``table`` with its GX suite."""
-    read = load or _whole_table(table)
-    suite = SUITES[table]
+    """An asset check on ``asset`` that validates ``table`` (as ``cxralign.quality.tables``
+    shapes it) with its GX suite, per partition when the asset is partitioned."""
+    partitions_def = asset.partitions_def
+    with warnings.catch_warnings():
+        # Partitioned asset checks are a preview feature of Dagster 1.13; they are what lets a
+        # check validate (and block on) exactly the batch a run produced.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
 
-    @dg.asset_check(
-        asset=asset,
-        name=f"{table}_expectations",
-        blocking=blocking,
-        description=f"great-expectations suite `{table}`: {suite.__doc__}",
-    )
-    def _check(catalog: CatalogResource) -> dg.AssetCheckResult:
-        report = validate_table(table, read(catalog.catalog), suite())
-        return dg.AssetCheckResult(
-            passed=report.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=None if report.success else "; ".join(f.describe() for f in report.failures),
-            metadata={
-                "rows": report.rows,
-                "expectations": report.evaluated,
-                "failed": dg.MetadataValue.json([f.describe() for f in report.failures]),
-            },
+        @dg.asset_check(
+            asset=asset,
+            name=f"{table}_expectations",
+            blocking=blocking,
+            partitions_def=partitions_def,
+            description=f"great-expectations suite `{table}`"
+            f"{' (blocking)' if blocking else ''}: {_promise(table)}",
         )
+        def _check(
+            context: dg.AssetCheckExecutionContext, catalog: CatalogResource
+        ) -> dg.AssetCheckResult:
+            site = DataDocsSite.for_data_dir(catalog.data_dir)
+            partitions = _run_partitions(context)
+            try:
+                tables = gated_tables(table, catalog.data_dir, partitions)
+            except FileNotFoundError as missing:
+                return dg.AssetCheckResult(
+                    passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                    description=f"nothing to validate: {missing}",
+                )
+            reports = {
+                label: validate_table(table, shaped, suite_for(table, shaped), docs=site, batch=label)
+                for label, shaped in tables.items()
+            }
+            return _summary(reports, site)
 
     return _check
 
 
-def _sections_coverage(catalog: Catalog) -> pa.Table:
-    return sections_coverage(catalog.read_table("reports"), catalog.read_table("sections"))
+GATES: Sequence[tuple[dg.AssetsDefinition, str, bool]] = (
+    # (asset, table, blocking): blocking where the next stage reads the table.
+    (ingestion.dicom_images, "images", True),
+    (ingestion.dicom_images, "reports", True),
+    (ingestion.dicom_images, "rejected_inputs", False),
+    (text.report_sections, "sections", True),
+    (text.report_sentences, "sentences", True),
+    (text.report_triplets, "triplets", True),
+    (anatomy.anatomy_boxes, "boxes", True),
+    (pairs.region_sentence_pairs, "pairs", True),
+    (training.pretrained_model, "training_log", True),
+    # The last stage: nothing downstream to stop, so a failure warns.
+    (evaluation.downstream_evaluation, "evaluation_metrics", False),
+)
 
-
-def _triplets_with_evidence(catalog: Catalog) -> pa.Table:
-    return triplets_with_evidence(catalog.read_table("triplets"), catalog.read_table("sentences"))
-
-
-def _boxes_geometry(catalog: Catalog) -> pa.Table:
-    return boxes_geometry(catalog.read_table("boxes"), catalog.read_table("images"))
-
-
-def _pairs_references(catalog: Catalog) -> pa.Table:
-    return pairs_references(
-        catalog.read_table("pairs"), catalog.read_table("sentences"), catalog.read_table("boxes")
-    )
-
-
-ASSET_CHECKS = [
-    expectations_check(ingestion.dicom_images, "images"),
-    expectations_check(ingestion.dicom_images, "reports"),
-    expectations_check(ingestion.dicom_images, "rejected_inputs", blocking=False),
-    expectations_check(text.report_sections, "sections", _sections_coverage),
-    expectations_check(text.report_triplets, "triplets", _triplets_with_evidence),
-    expectations_check(anatomy.anatomy_boxes, "boxes", _boxes_geometry),
-    expectations_check(pairs.region_sentence_pairs, "pairs", _pairs_references),
-]
+ASSET_CHECKS = [expectations_check(asset, table, blocking) for asset, table, blocking in GATES]

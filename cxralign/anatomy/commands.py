@@ -1,6 +1,7 @@
-"""The ``anatomy`` subcommand of the ``cxralign`` console script: ``anatomy train`` and
-``anatomy detect``. :func:`register` adds it to the script's sub-parsers; each handler calls
-the same library functions the Dagster asset calls and returns an exit status."""
+"""The ``anatomy`` subcommand of the ``cxralign`` console script: ``anatomy train``,
+``anatomy detect`` (a folder of images) and ``anatomy boxes`` (a catalog partition).
+:func:`register` adds it to the script's sub-parsers; each handler calls the same library
+functions the Dagster asset calls and returns an exit status."""
 
 from __future__ import annotations
 
@@ -102,8 +103,24 @@ def _detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _boxes(args: argparse.Namespace) -> int:
+    from cxralign.anatomy.partitions import load_optional_detector, write_boxes
+    from cxralign.io.catalog import Catalog
+
+    overrides = {"min_score": args.min_score}
+    settings = AnatomySettings(**{k: v for k, v in overrides.items() if v is not None})
+    boxes = write_boxes(Catalog(args.data), args.partition, load_optional_detector(args.model),
+                        settings)
+    sources = boxes.column("source").value_counts().to_pylist()
+    counts = ", ".join(f"{item['counts']} {item['values']}" for item in sources)
+    images = len(set(boxes.column("image_id").to_pylist()))
+    print(f"partition {args.partition}: {images} images, {boxes.num_rows} boxes ({counts})")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``anatomy train`` and ``anatomy detect`` to the console script's sub-parsers."""
+    """Add ``anatomy train``, ``anatomy detect`` and ``anatomy boxes`` to the console script's
+    sub-parsers."""
     anatomy = commands.add_parser(
         "anatomy",
         help="train the anatomical region detector, or box the 29 regions on images",
@@ -142,3 +159,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     detect.add_argument("--min-score", type=float,
                         help=f"detector boxes below this use the atlas (default {defaults.min_score})")
     detect.set_defaults(handler=_detect)
+
+    boxes = sub.add_parser(
+        "boxes", help="box the 29 regions on one partition of the catalog's images",
+        description="Write the boxes table (staged pixels, score, source) of one partition of "
+        "the catalog under DATA, as the anatomy_boxes asset does. Without --model the atlas "
+        "places every box.",
+    )
+    boxes.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    boxes.add_argument("--partition", required=True, help="partition (batch) name")
+    boxes.add_argument("--model", type=Path, help="model directory from `anatomy train`")
+    boxes.add_argument("--min-score", type=float,
+                       help=f"detector boxes below this use the atlas (default {defaults.min_score})")
+    boxes.set_defaults(handler=_boxes)

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from cxralign.anatomy.atlas import Atlas
 from cxralign.anatomy.augment import flip_labels
 from cxralign.anatomy.geometry import LATERAL, MIRROR_PERMUTATION, RegionBoxes
-from cxralign.anatomy.model import RegionDetectorNet
+from cxralign.anatomy.model import TRAINING_ONLY_PREFIX, RegionDetectorNet
 from cxralign.anatomy.settings import AnatomySettings
-from cxralign.io.atomic import atomic_path
+from cxralign.io.atomic import atomic_path, save_torch_atomically
 from cxralign.vocabulary import REGIONS
 
 WEIGHTS_FILE: Final = "weights.pt"
@@ -100,8 +100,9 @@ class Detector:
     def save(self, model_dir: Path) -> None:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
-            torch.save(self.net.state_dict(), tmp)
+        state = {key: value for key, value in self.net.state_dict().items()
+                 if not key.startswith(TRAINING_ONLY_PREFIX)}
+        save_torch_atomically(state, model_dir / WEIGHTS_FILE)
         with atomic_path(model_dir / CONFIG_FILE) as tmp:
             tmp.write_text(self.config.to_json(), encoding="utf-8")
         self.atlas.save(model_dir / ATLAS_FILE)
@@ -145,5 +146,9 @@ def load_detector(model_dir: Path) -> Detector:
     config = DetectorConfig.from_json((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     net = RegionDetectorNet(config.backbone, len(config.regions))
     state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    net.load_state_dict(state)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [key for key in missing if not key.startswith(TRAINING_ONLY_PREFIX)]
+    if missing or unexpected:
+        raise ValueError(f"{model_dir / WEIGHTS_FILE} does not fit {config.backbone}: "
+                         f"missing {missing[:5]}, unexpected {unexpected[:5]}")
     return Detector(net, config, Atlas.load(model_dir / ATLAS_FILE))

@@ -11,7 +11,9 @@ profile gives a sub-pixel coordinate. Because the vote is made by a convolution 
 translation-equivariant, which is what lets ~130 real radiographs teach lung edges that a
 global regression head would need far more images for, and the spread of each profile is a
 direct measure of how sure the network is. A second small head maps that spread (and pooled
-features) to a predicted IoU per region: the box ``score``.
+features) to a predicted IoU per region: the box ``score``. A third, a 1x1 convolution used
+only by training (``forward_train``), marks the cells inside each region's box, so an
+auxiliary loss can supervise every cell of the feature map (see ``train.interior_loss``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from torch import nn
 from cxralign.vocabulary import REGIONS
 
 FPN_CHANNELS = 96
+TRAINING_ONLY_PREFIX = "interior."
+"""State-dict keys of the training-only head: not saved, and not expected when loading (so
+model directories written before the head existed still load)."""
 
 
 class RegionDetectorNet(nn.Module):
@@ -53,6 +58,8 @@ class RegionDetectorNet(nn.Module):
         # Two edges per axis per region: (x1, x2) voted from columns, (y1, y2) from rows.
         self.x_votes = nn.Conv2d(FPN_CHANNELS, 2 * regions, 1)
         self.y_votes = nn.Conv2d(FPN_CHANNELS, 2 * regions, 1)
+        # Training-only dense supervision: is this feature cell inside region r's box?
+        self.interior = nn.Conv2d(FPN_CHANNELS, regions, 1)
         self.score = nn.Sequential(
             nn.Linear(FPN_CHANNELS + 4 * regions, 128), nn.ReLU(inplace=True),
             nn.Linear(128, regions),
@@ -67,6 +74,11 @@ class RegionDetectorNet(nn.Module):
         return self.smooth(merged)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores, _ = self.forward_train(x)
+        return boxes, scores
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` plus the box-interior logits ``(B, R, h, w)`` of the feature grid."""
         batch = x.shape[0]
         features = self._pyramid(x)
         x_profiles = torch.logsumexp(self.x_votes(features), dim=2)  # (B, 2R, W)
@@ -80,7 +92,7 @@ class RegionDetectorNet(nn.Module):
         spreads = torch.cat((x_spread, y_spread), dim=1)  # (B, 4R)
         pooled = features.mean(dim=(2, 3))
         scores = self.score(torch.cat((pooled, spreads.detach() * 10.0), dim=1))
-        return boxes, scores
+        return boxes, scores, self.interior(features)
 
 
 def _soft_argmax(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

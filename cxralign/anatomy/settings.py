@@ -11,7 +11,7 @@ class AnatomySettings(BaseModel):
 
     The defaults (1,160 steps on 163 real + 300 phantom radiographs) trained in 11 minutes on
     one thread of a shared 2-core CPU, from random initialisation (no weights are downloaded),
-    and infer about 46 images/s there (``benchmarks/RESULTS-anatomy.md``).
+    and infer about 46 images/s there (``benchmarks/RESULTS.md``, anatomy section).
     """
 
     backbone: str = Field(
@@ -28,6 +28,10 @@ class AnatomySettings(BaseModel):
     )
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
+    interior_weight: float = Field(
+        default=0.0, ge=0,
+        description="Weight of the auxiliary per-cell 'inside the box' loss (training only).",
+    )
     min_score: float = Field(
         default=0.5, ge=0,
         description="A detector box whose predicted IoU is below this is replaced by the atlas "

@@ -6,7 +6,9 @@ phantoms teach the layout of all 29 regions, the real boxes teach what real lung
 A region a source does not annotate is masked out of the loss. Per region the loss is
 ``5 * L1 + 2 * GIoU`` on the box (normalised coordinates) plus a binary cross-entropy teaching
 the score head the IoU the box actually reached; each image weighs the same whatever its
-number of annotated regions.
+number of annotated regions. ``settings.interior_weight`` adds an optional dense auxiliary
+loss (every feature cell: inside each gold box or not); it is off by default because it has
+not yet been cross-validated (``benchmarks/RESULTS.md``, anatomy notes).
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def fit_network(
     generator = torch.Generator().manual_seed(settings.seed)
     gold = GoldArrays.concatenate(parts)
     weights = torch.cat([torch.full((len(p),), 1.0 / len(p)) for p in parts])
-    total = steps or settings.epochs * math.ceil(len(gold) / settings.batch_size)
+    total = steps or default_steps(len(gold), settings)
 
     net = RegionDetectorNet(settings.backbone, len(REGIONS), settings.pretrained_path)
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=WEIGHT_DECAY)
@@ -156,8 +158,10 @@ def fit_network(
         batch = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator)
         x, target, valid = augment(images[batch], boxes[batch], mask[batch],
                                    settings.input_size, ranges, generator)
-        predicted, score_logits = net(normalise(x, config))
+        predicted, score_logits, interior = net.forward_train(normalise(x, config))
         loss = region_loss(predicted, score_logits, target, valid)
+        if settings.interior_weight:
+            loss = loss + settings.interior_weight * interior_loss(interior, target, valid)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -166,6 +170,11 @@ def fit_network(
         if (step + 1) % 50 == 0 or step + 1 == total:
             say(f"step {step + 1}/{total}: loss {np.mean(losses[-50:]):.4f}")
     return net.eval(), losses
+
+
+def default_steps(images: int, settings: AnatomySettings) -> int:
+    """Optimisation steps of a default run: ``settings.epochs`` passes over ``images``."""
+    return settings.epochs * math.ceil(images / settings.batch_size)
 
 
 def region_loss(
@@ -183,6 +192,22 @@ def region_loss(
     per_image = per_region.sum(-1) / regions.clamp_min(1)
     annotated = regions > 0
     return per_image[annotated].mean() if annotated.any() else per_region.sum() * 0
+
+
+def interior_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the per-cell "inside region r's box" logits ``(B, R, h, w)``
+    against the gold boxes, over annotated regions only: a dense signal for every cell of the
+    feature map, where the box losses reach the features only through four edge profiles."""
+    height, width = logits.shape[-2:]
+    ys = (torch.arange(height, dtype=target.dtype) + 0.5) / height
+    xs = (torch.arange(width, dtype=target.dtype) + 0.5) / width
+    inside_x = (xs >= target[..., 0:1]) & (xs < target[..., 2:3])  # (B, R, w)
+    inside_y = (ys >= target[..., 1:2]) & (ys < target[..., 3:4])  # (B, R, h)
+    inside = (inside_y.unsqueeze(-1) & inside_x.unsqueeze(-2)).to(logits.dtype)
+    per_cell = F.binary_cross_entropy_with_logits(logits, inside, reduction="none")
+    per_region = per_cell.mean(dim=(-2, -1))
+    weights = valid.to(logits.dtype)
+    return (per_region * weights).sum() / weights.sum().clamp_min(1)
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -36,3 +36,16 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> None:
     """Write ``table`` to ``target`` as Parquet; readers see the old file or the whole new one."""
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
+
+
+def save_torch_atomically(obj: object, target: Path) -> None:
+    """``torch.save(obj)`` to ``target`` atomically and byte-reproducibly.
+
+    Saving to a path names the zip archive inside after the file, here a random temporary
+    name, so identical tensors gave different bytes (and a new DVC hash) on every save;
+    saving through a file handle names it ``archive`` whatever the path.
+    """
+    import torch  # lazy: the table helpers above must not pull in torch
+
+    with atomic_path(target) as tmp, tmp.open("wb") as handle:
+        torch.save(obj, handle)

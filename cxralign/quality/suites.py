@@ -6,12 +6,14 @@ expectation about one property that a person can act on when it fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
 from cxralign.pairs import PAIR_KINDS, TAG_COUNT
+from cxralign.train.output import BASE_LOG_COLUMNS
 from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
 
 E = gx.expectations
@@ -62,6 +64,21 @@ def sections_suite(min_share_with_content: float = 0.9) -> list[Expectation]:
     ]
 
 
+def sentences_suite() -> list[Expectation]:
+    """Sentences (as ``views.sentences_in_sections``): from findings or impression, numbered
+    once per study, non-empty, and each one exactly the text its offsets cut from its section
+    (triplet evidence and pair sentence indices are only meaningful if that holds)."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToNotBeNull(column="study_id"),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["study_id", "sentence_index"]),
+        E.ExpectColumnValuesToBeBetween(column="sentence_index", min_value=0),
+        E.ExpectColumnValuesToBeInSet(column="section", value_set=["findings", "impression"]),
+        E.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1),
+        E.ExpectColumnValuesToBeInSet(column="offsets_match_section", value_set=[True]),
+    ]
+
+
 def triplets_suite() -> list[Expectation]:
     """Triplets (as ``views.triplets_with_evidence``): every value from the controlled
     vocabularies, every evidence span inside its sentence."""
@@ -104,12 +121,64 @@ def pairs_suite() -> list[Expectation]:
     ]
 
 
+def training_log_suite(loss_columns: Sequence[str] = ("loss",)) -> list[Expectation]:
+    """One run's training log (as ``views.training_log_with_increments``): finite losses (the
+    total and every ``loss_<term>`` named in ``loss_columns``), steps that strictly increase, a
+    non-negative learning rate and positive throughput.
+
+    NaN reads as null and infinity falls outside the float range, so each loss column gets
+    both expectations and a failure names the term that diverged."""
+    largest = sys.float_info.max
+    finite = [
+        expectation
+        for column in loss_columns
+        for expectation in (
+            E.ExpectColumnValuesToNotBeNull(column=column),
+            E.ExpectColumnValuesToBeBetween(column=column, min_value=-largest, max_value=largest),
+        )
+    ]
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        *[E.ExpectColumnToExist(column=column) for column in BASE_LOG_COLUMNS],
+        *finite,
+        E.ExpectColumnValuesToNotBeNull(column="step"),
+        E.ExpectColumnValuesToBeBetween(column="step_increment", min_value=1),
+        E.ExpectColumnValuesToBeBetween(column="epoch", min_value=0),
+        E.ExpectColumnValuesToNotBeNull(column="lr"),
+        E.ExpectColumnValuesToBeBetween(column="lr", min_value=0.0),
+        E.ExpectColumnValuesToNotBeNull(column="pairs_per_second"),
+        E.ExpectColumnValuesToBeBetween(column="pairs_per_second", min_value=0.0, strict_min=True),
+    ]
+
+
+def evaluation_metrics_suite() -> list[Expectation]:
+    """Evaluation metrics (as ``views.evaluation_completeness``): one row per recipe and
+    metric, rates (AUC, recall@k, Dice, BLEU, ...) in [0, 1], a non-negative spread over at
+    least one seed, and no recipe missing a metric another recipe has (else the comparison
+    table silently compares different things)."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["recipe", "metric"]),
+        E.ExpectColumnValuesToNotBeNull(column="mean"),
+        E.ExpectColumnValuesToBeBetween(column="rate_mean", min_value=0.0, max_value=1.0),
+        E.ExpectColumnValuesToBeBetween(column="std", min_value=0.0),
+        E.ExpectColumnValuesToBeBetween(column="n_seeds", min_value=1),
+        E.ExpectColumnPairValuesToBeEqual(column_A="n_seeds", column_B="seeds_listed"),
+        E.ExpectColumnValuesToBeInSet(column="missing_metrics", value_set=[""]),
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Expectation]]] = {
     "images": images_suite,
     "rejected_inputs": rejected_inputs_suite,
     "reports": reports_suite,
     "sections": sections_suite,
+    "sentences": sentences_suite,
     "triplets": triplets_suite,
     "boxes": boxes_suite,
     "pairs": pairs_suite,
+    "training_log": training_log_suite,
+    "evaluation_metrics": evaluation_metrics_suite,
 }
+"""Each stage table's suite, by table name (``training_log`` checks only ``loss`` unless given
+the log's ``loss_<term>`` columns: ``tables.suite_for`` does that)."""

@@ -6,6 +6,8 @@ have usable sections? is the evidence span inside its sentence?) are computed he
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -115,4 +117,77 @@ def pairs_references(pairs: pa.Table, sentences: pa.Table, boxes: pa.Table) -> p
         "boxes_exist", pa.array(boxes_exist, pa.bool_())
     ).append_column(
         "tag_count", pc.list_value_length(pairs["tags"])
+    )
+
+
+def sentences_in_sections(sentences: pa.Table, sections: pa.Table) -> pa.Table:
+    """Sentences plus ``offsets_match_section``: the sentence is exactly the slice
+    ``char_start:char_end`` of its study's section text (so offsets can be trusted to
+    highlight evidence in the report)."""
+    section_text: dict[tuple[str, str], str] = {}
+    for row in sections.select(["study_id", "findings", "impression"]).to_pylist():
+        for section in ("findings", "impression"):
+            section_text[(row["study_id"], section)] = row[section] or ""
+    match = [
+        start is not None and end is not None and start < end
+        and section_text.get((study, section), "")[start:end] == text
+        for study, section, text, start, end in zip(
+            *(sentences[name].to_pylist()
+              for name in ("study_id", "section", "text", "char_start", "char_end")),
+            strict=True,
+        )
+    ]
+    return sentences.append_column("offsets_match_section", pa.array(match, pa.bool_()))
+
+
+def training_log_with_increments(log: pa.Table) -> pa.Table:
+    """One run's training log plus ``step_increment``: each step minus the previous row's step
+    (null on the first row), so strictly increasing steps mean every increment is at least 1."""
+    steps = log["step"].to_pylist()
+    increments = [None] + [
+        None if before is None or after is None else after - before
+        for before, after in zip(steps, steps[1:], strict=False)
+    ]
+    return log.append_column("step_increment", pa.array(increments[: len(steps)], pa.int64()))
+
+
+RATE_METRIC = re.compile(
+    r"(?i)(^|[^a-z])(auc|auroc|auprc|acc|accuracy|f1|precision|recall|r@\d+|top\d+|dice|iou|"
+    r"bleu(-?\d)?|rouge(-?[a-z0-9]+)?|meteor|sensitivity|specificity)([^a-z]|$)"
+)
+"""Metric names that are rates (bounded by 0 and 1): AUCs (``probe_auc@10%``), recall@k
+(``i2t_R@5``), top-k hit rates (``grounding_top1``), Dice, BLEU-n, ROUGE-L, accuracy, F1, ...
+Anything else (ranks, counts, losses, seconds) is not range-checked."""
+
+
+def is_rate(metric: str) -> bool:
+    """Whether ``metric`` names a rate in [0, 1] (see :data:`RATE_METRIC`)."""
+    return RATE_METRIC.search(metric) is not None
+
+
+def evaluation_completeness(metrics: pa.Table) -> pa.Table:
+    """Evaluation metrics plus what their suite checks: ``rate_mean`` (the mean where the metric
+    is a rate, else null), ``seeds_listed`` (length of ``seeds``) and ``missing_metrics``
+    (``"<recipe>: a, b"`` naming the metrics other recipes have and this one lacks; empty when
+    complete)."""
+    recipes = metrics["recipe"].to_pylist()
+    names = metrics["metric"].to_pylist()
+    every_metric = set(names)
+    metrics_of: dict[str, set[str]] = {}
+    for recipe, name in zip(recipes, names, strict=True):
+        metrics_of.setdefault(recipe, set()).add(name)
+    missing = {
+        recipe: f"{recipe}: {', '.join(sorted(every_metric - have))}" if every_metric - have else ""
+        for recipe, have in metrics_of.items()
+    }
+    rate_mean = [
+        mean if is_rate(name) else None
+        for name, mean in zip(names, metrics["mean"].to_pylist(), strict=True)
+    ]
+    return metrics.append_column(
+        "rate_mean", pa.array(rate_mean, pa.float64())
+    ).append_column(
+        "seeds_listed", pc.list_value_length(metrics["seeds"]).cast(pa.int64())
+    ).append_column(
+        "missing_metrics", pa.array([missing[recipe] for recipe in recipes], pa.string())
     )

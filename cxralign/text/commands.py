@@ -1,6 +1,10 @@
 """The text subcommands of the ``cxralign`` console script: ``triplets``, ``sections`` and
 ``evaluate-text``. :func:`register` adds them to the script's sub-parsers; each handler calls
-the same library functions the Dagster assets call and returns an exit status."""
+the same library functions the Dagster assets call and returns an exit status.
+
+``sections`` and ``triplets`` work on report files (``INPUT --out FILE``) or, with ``--data
+DATA --partition P``, on one partition of the catalog exactly like the assets (``dvc.yaml``
+uses that mode)."""
 
 from __future__ import annotations
 
@@ -8,19 +12,63 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
+from cxralign.io.catalog import DEFAULT_PARTITION
 from cxralign.text.settings import TextSettings
 
+if TYPE_CHECKING:
+    from cxralign.text.pipeline import TripletParser
+
 DEFAULT_IU_DIR = Path("..") / "shared" / "data" / "iu_xray_reports"
+
+
+def _file_or_catalog(args: argparse.Namespace) -> str | None:
+    """Which mode the arguments ask for (``file`` or ``catalog``); ``None`` after printing why
+    they are inconsistent."""
+    if args.data is not None and args.input is None and args.out is None:
+        return "catalog"
+    if args.data is None and args.input is not None and args.out is not None:
+        return "file"
+    print("error: give INPUT and --out FILE, or --data DATA [--partition P]", file=sys.stderr)
+    return None
+
+
+def _sections_catalog(args: argparse.Namespace) -> int:
+    from cxralign.io.catalog import Catalog
+    from cxralign.text.partitions import write_sections
+
+    sections, rejected = write_sections(Catalog(args.data), args.partition)
+    print(f"partition {args.partition}: {sections.num_rows} sectioned, "
+          f"{rejected.num_rows} rejected")
+    return 0
+
+
+def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
+    from cxralign.io.catalog import Catalog
+    from cxralign.text.partitions import write_sentences, write_triplets
+
+    catalog = Catalog(args.data)
+    sentences = write_sentences(catalog, args.partition)
+    triplets = write_triplets(catalog, args.partition, parser)
+    print(f"backend: {parser.backend_name}")
+    print(f"partition {args.partition}: {sentences.num_rows} sentences, "
+          f"{triplets.num_rows} triplets")
+    return 0
 
 
 def _sections(args: argparse.Namespace) -> int:
     from cxralign.text.pipeline import sections_table
     from cxralign.text.readers import read_reports
 
+    mode = _file_or_catalog(args)
+    if mode is None:
+        return 2
+    if mode == "catalog":
+        return _sections_catalog(args)
     reports = read_reports(args.input)
     sections, rejected = sections_table(reports)
     write_parquet_atomically(sections, args.out)
@@ -37,11 +85,16 @@ def _triplets(args: argparse.Namespace) -> int:
     from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
     from cxralign.text.readers import read_reports
 
+    mode = _file_or_catalog(args)
+    if mode is None:
+        return 2
     try:
         parser = load_parser(args.backend)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if mode == "catalog":
+        return _triplets_catalog(args, parser)
     reports = read_reports(args.input)
     sections, rejected = sections_table(reports)
     sentences = sentences_table(sections)
@@ -102,6 +155,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_arguments(command: argparse.ArgumentParser, writes: str) -> None:
+    """Report files in and a Parquet file out, or one partition of the catalog."""
+    command.add_argument("input", nargs="?", type=Path, help="reports directory or CSV")
+    command.add_argument("--out", type=Path, help="output Parquet file (with INPUT)")
+    command.add_argument("--data", type=Path,
+                         help=f"catalog mode: write {writes} of one partition of the catalog "
+                         "under DATA from its previous stage's tables (instead of INPUT/--out)")
+    command.add_argument("--partition", default=DEFAULT_PARTITION,
+                         help="catalog mode: partition (batch) name")
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``triplets``, ``sections`` and ``evaluate-text`` to the ``cxralign`` sub-parsers."""
     inputs = (
@@ -114,8 +178,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Split reports into sections and sentences and write one row per triplet "
         "(study_id, sentence_index, sentence, region, finding, existence, evidence, cue). " + inputs,
     )
-    trip.add_argument("input", type=Path, help="reports directory or CSV")
-    trip.add_argument("--out", type=Path, required=True, help="output Parquet file")
+    _input_arguments(trip, "sentences and triplets")
     trip.add_argument(
         "--backend", choices=("auto", "rules", "stanza"), default=TextSettings().backend,
         help="auto: stanza when its mimic/radiology models are installed, else rules (default)",
@@ -128,8 +191,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Write one row per report with its findings, impression, indication, "
         "comparison, history and technique sections. " + inputs,
     )
-    sec.add_argument("input", type=Path, help="reports directory or CSV")
-    sec.add_argument("--out", type=Path, required=True, help="output Parquet file")
+    _input_arguments(sec, "sections (and rejected reports)")
     sec.set_defaults(handler=_sections)
 
     ev = commands.add_parser(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pyarrow as pa
+import pytest
 import torch
 
 from cxralign.anatomy.dataset import load_image
@@ -25,6 +27,7 @@ def test_training_lowers_the_loss_and_saves_a_plain_model_dir(tiny_model):
     assert config["regions"] == list(REGIONS) and config["input_size"] == 64
     state = torch.load(model_dir / "weights.pt", weights_only=True)  # tensors only, no classes
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert not any(key.startswith("interior.") for key in state)  # training-only head not saved
 
 
 def test_reloaded_detector_predicts_29_boxes(tiny_model, phantoms):
@@ -58,3 +61,13 @@ def test_boxes_table_sources(tiny_model, shared_data):
         assert table.column("image_id").to_pylist() == ["a"] * 29 + ["b"] * 29
         x1, x2 = (np.array(table.column(c).to_pylist()) for c in ("x1", "x2"))
         assert (x2 > x1).all()
+
+
+def test_loading_rejects_weights_of_another_network(tiny_model, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model[0], copy)
+    state = torch.load(copy / "weights.pt", weights_only=True)
+    state["stray.weight"] = torch.zeros(1)
+    torch.save(state, copy / "weights.pt")
+    with pytest.raises(ValueError, match="stray.weight"):
+        load_detector(copy)

@@ -1,0 +1,74 @@
+"""Evaluation stage: every pre-trained model (recipes × seeds) and the random-init baseline,
+compared downstream; the Markdown summary, plots and verdict become the asset's metadata."""
+
+from pathlib import Path
+
+import dagster as dg
+from PIL import Image
+from pydantic import Field
+
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
+from assets.metadata import png_markdown
+from assets.resources import CatalogResource
+from cxralign.eval.report import METRICS_TABLE, write_report
+from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
+from cxralign.eval.settings import EvaluationSettings
+
+REPORT_SUBDIR = "reports/evaluation"
+READ_TABLES = {"images": "dicom_images", "sections": "report_sections",
+               "sentences": "report_sentences", "boxes": "anatomy_boxes",
+               "pairs": "region_sentence_pairs", "study_tags": "region_sentence_pairs"}
+"""Catalog tables the evaluation reads -> the asset that writes them (for lineage)."""
+
+
+class EvaluationConfig(EvaluationSettings, dg.Config):
+    """Evaluation settings (defaults in ``cxralign.eval.settings.EvaluationSettings``) and
+    where the report goes."""
+
+    out_dir: str = Field(
+        default="", description="Output folder; empty = <data>/reports/evaluation.")
+
+
+@dg.asset(
+    group_name="evaluation", deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
+    retry_policy=TRANSIENT_RETRY,
+)
+def downstream_evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    """Retrieval (R@1/5/10 both ways), zero-shot and linear-probe AUC, region grounding, lung
+    segmentation Dice and retrieval-based report generation (BLEU, ROUGE-L) of every model in
+    ``<data>/models/pretrain/<recipe>/seed-<k>/``, mean ± std per recipe, written to
+    ``metrics.json``, ``summary.md``, PNG plots and the ``evaluation_metrics`` table."""
+    data_dir = Path(catalog.data_dir)
+    store = catalog.catalog
+    out_dir = Path(config.out_dir) if config.out_dir else data_dir / REPORT_SUBDIR
+    directories = discover_model_dirs(data_dir, config.recipes)
+    if not directories:
+        raise dg.Failure(
+            description=f"no model directories under {data_dir}/models/pretrain for recipes "
+            f"{config.recipes}; materialize pretrained_model first", allow_retries=False)
+
+    def work() -> StepOutcome:
+        specs = model_specs(directories, config.random_init, config.random_init_seeds)
+        outcome = run_evaluation(specs, store, config, progress=context.log.info)
+        report = write_report(outcome, config, out_dir, primary=config.recipes[0], catalog=store)
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "summary": dg.MetadataValue.md(report.markdown),
+            "metrics_json": dg.MetadataValue.path(str(report.metrics_path)),
+            "models": len(outcome.evaluations),
+            "primary_beats_baselines": all(c.better for c in report.comparisons),
+            "verdict": dg.MetadataValue.json([c.sentence() for c in report.comparisons]),
+        }
+        for plot in report.plots:
+            with Image.open(plot) as picture:
+                metadata[plot.stem] = png_markdown(picture.convert("RGB"),
+                                                   plot.stem.replace("_", " "))
+        return StepOutcome([out_dir, store.partition_path(METRICS_TABLE)], metadata,
+                           {"models": len(outcome.evaluations)})
+
+    upstreams = [Upstream("pretrained_model", None, directories)] + [
+        Upstream(asset, partition, [store.partition_path(table, partition)])
+        for table, asset in READ_TABLES.items() for partition in store.partitions(table)
+    ]
+    return versioned_step(context, data_dir, upstreams, config, work, dvc_stages=("evaluate",))

@@ -1,0 +1,98 @@
+"""Training stage: the pre-trained image-text models (primary recipe and baselines, each seed).
+
+Each run is a separate process launched through Dagster Pipes (``python -m
+cxralign.train.pipes``, or torchrun with ``nproc_per_node`` > 1), so training can move to a GPU
+node or cluster without touching this asset; the process streams its progress to the run's log
+and reports its model directory back. Training reads every partition of the catalog.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
+from assets.metadata import png_markdown
+from assets.resources import CatalogResource
+from cxralign.io.catalog import Catalog
+from cxralign.train.output import LOG_FILE
+from cxralign.train.plots import loss_curves
+from cxralign.train.runs import model_dir, pretrain_command
+from cxralign.train.settings import PretrainSettings
+
+
+class PretrainConfig(PretrainSettings, dg.Config):
+    """Pre-training settings; defaults and the demo time budget in
+    ``cxralign.train.settings.PretrainSettings``."""
+
+
+# What a run reads, per partition, and the asset that wrote it (for the lineage chain).
+TRAINING_INPUTS = {
+    "region_sentence_pairs": ("pairs", "study_tags"),
+    "dicom_images": ("images",),
+    "report_sections": ("sections",),
+    "report_sentences": ("sentences",),
+}
+
+
+def training_upstreams(store: Catalog) -> list[Upstream]:
+    """Every partition's tables a training run reads, grouped by the asset that wrote them
+    (the staged arrays are pinned by the paths inside ``images``)."""
+    return [
+        Upstream(asset, batch, [store.partition_path(table, batch) for table in tables])
+        for batch in store.partitions("pairs")
+        for asset, tables in TRAINING_INPUTS.items()
+    ]
+
+
+@dg.asset(group_name="training", deps=[dg.AssetKey("region_sentence_pairs")],
+          kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
+def pretrained_model(
+    context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    """One model directory per recipe and seed under ``data/models/pretrain/<recipe>/
+    seed-<k>/`` (weights, ``training_log.parquet``, ``run.json``), trained on all partitions."""
+    data = Path(catalog.data_dir)
+    settings = PretrainSettings.model_validate(config.model_dump())
+
+    def work() -> StepOutcome:
+        client = dg.PipesSubprocessClient()
+        runs: list[dict] = []
+        with tempfile.TemporaryDirectory() as scratch:
+            settings_file = Path(scratch) / "settings.json"
+            settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
+            for recipe in settings.recipes():
+                for seed in settings.seeds:
+                    command = pretrain_command(data, model_dir(data, recipe, seed), recipe, seed,
+                                               settings_file=settings_file,
+                                               nproc_per_node=settings.nproc_per_node)
+                    context.log.info(f"training {recipe} seed {seed}: {' '.join(command)}")
+                    invocation = client.run(context=context, command=command)
+                    runs.extend(invocation.get_custom_messages())
+        return StepOutcome(outputs=[Path(run["model_dir"]) for run in runs],
+                           metadata=_metadata(runs))
+
+    return versioned_step(context, data, training_upstreams(catalog.catalog), settings, work,
+                          dvc_stages=("pretrain",))
+
+
+def _metadata(runs: list[dict]) -> dict[str, object]:
+    """Runs table, model directories, loss-curve picture and the runs' own reports."""
+    logs = {(run["recipe"], run["seed"]): pq.read_table(Path(run["model_dir"]) / LOG_FILE)
+            for run in runs}
+    lines = ["| recipe | seed | steps | seconds | final loss | pairs/s (median) |",
+             "|---|---|---|---|---|---|"]
+    for run in runs:
+        speeds = sorted(logs[(run["recipe"], run["seed"])]["pairs_per_second"].to_pylist())
+        lines.append(f"| {run['recipe']} | {run['seed']} | {run['steps']} | {run['seconds']} "
+                     f"| {run['final_loss']:.4f} | {speeds[len(speeds) // 2]:.1f} |")
+    return {
+        "runs": dg.MetadataValue.md("\n".join(lines)),
+        "model_dirs": dg.MetadataValue.json({f"{r['recipe']}/seed-{r['seed']}": r["model_dir"]
+                                             for r in runs}),
+        "total_seconds": round(sum(run["seconds"] for run in runs), 1),
+        "loss_curves": png_markdown(loss_curves(logs), "training loss per recipe and seed"),
+        "summary": dg.MetadataValue.json(json.loads(json.dumps(runs, default=str))),
+    }

@@ -1,0 +1,8 @@
+"""Downstream evaluation of pre-trained encoders: retrieval, zero-shot classification, linear
+probing, region grounding, lung segmentation and retrieval-based report generation, compared
+across recipes and seeds (``cxralign evaluate``, asset ``downstream_evaluation``).
+
+Metric modules (``retrieval``, ``zero_shot``, ``probe``, ``grounding``, ``segmentation``,
+``generation``) work on embeddings and masks only; ``encode`` runs a model, ``evaluate`` ties
+one model's tasks together, ``run`` several models, and ``report`` writes the outputs.
+"""

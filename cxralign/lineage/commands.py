@@ -1,0 +1,45 @@
+"""The ``cxralign audit`` command: print the chain of materialisations behind an output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cxralign.lineage.audit import audit_chain, format_markdown, format_text
+
+DATA_ENV_VAR = "CXRALIGN_DATA_DIR"
+
+
+def _audit(args: argparse.Namespace) -> int:
+    data_dir = args.data or Path(os.environ.get(DATA_ENV_VAR, "data"))
+    try:
+        steps = audit_chain(data_dir, args.target)
+    except LookupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(format_markdown(steps, args.target) if args.markdown else format_text(steps), end="")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``audit`` to the ``cxralign`` sub-commands."""
+    audit = commands.add_parser(
+        "audit",
+        help="print the chain of assets (hashes, code, config, runs) that produced an output",
+        description="Follow the lineage records under DATA/lineage from TARGET back to the "
+        "incoming data and print every step: asset, partition, output and input DVC md5s, git "
+        "commit (and whether the tree was dirty), config, Dagster run id, times, row counts.",
+    )
+    audit.add_argument(
+        "target",
+        help="a model directory or any path under DATA (e.g. data/models/pretrain/asg/seed-0), "
+        "or a catalog table name (e.g. pairs)",
+    )
+    audit.add_argument(
+        "--data", type=Path, default=None,
+        help=f"data directory (default ${DATA_ENV_VAR} or ./data)",
+    )
+    audit.add_argument("--markdown", action="store_true", help="Markdown for a paper appendix")
+    audit.set_defaults(handler=_audit)

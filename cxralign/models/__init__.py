@@ -1,0 +1,1 @@
+"""Encoders, alignment objectives and the pre-training model (see ``model.AlignmentModel``)."""

@@ -1,0 +1,34 @@
+"""The ``pairs`` subcommand of the ``cxralign`` console script. :func:`register` adds it to the
+script's sub-parsers; the handler calls the library function the Dagster asset calls."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from cxralign.pairs.partitions import write_pairs
+
+    pairs, tags = write_pairs(Catalog(args.data), args.partition)
+    kinds = Counter(pairs.column("pair_kind").to_pylist())
+    counts = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    print(f"partition {args.partition}: {pairs.num_rows} pairs ({counts}), "
+          f"{tags.num_rows} study tag vectors")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``pairs`` to the ``cxralign`` sub-parsers."""
+    pairs = commands.add_parser(
+        "pairs",
+        help="link report sentences to anatomical boxes (one catalog partition)",
+        description="Read the triplets, sentences, images and boxes tables of one partition of "
+        "the catalog under DATA and write its pairs and study_tags tables.",
+    )
+    pairs.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    pairs.add_argument("--partition", default=DEFAULT_PARTITION, help="partition (batch) name")
+    pairs.set_defaults(handler=_pairs)

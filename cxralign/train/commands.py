@@ -1,0 +1,104 @@
+"""The ``pretrain`` subcommand of the ``cxralign`` console script.
+
+``cxralign pretrain --recipe asg [--config FILE] [--settings FILE] [--seed S] [--steps N]
+--data DATA --out MODEL_DIR`` trains one recipe with one seed on every partition of the catalog
+in DATA and writes MODEL_DIR (the model, ``training_log.parquet``, ``run.json``). Progress is
+printed on stdout as JSON lines. Under ``torchrun`` each process runs the same command; only
+rank 0 prints and writes. ``--config`` holds recipe overrides (``load_recipe``), ``--settings``
+training settings (:class:`~cxralign.train.settings.PretrainSettings`, JSON or YAML); flags
+override both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cxralign.train.settings import PretrainSettings
+
+if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not wait for them
+    from cxralign.train.loop import RunResult
+
+FLAG_FIELDS = ("steps", "epochs", "batch_size", "image_size", "text_layers", "accumulation", "lr",
+               "device", "workers", "checkpoint_every")
+
+
+def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of one run (shared with the Pipes entry point)."""
+    defaults = PretrainSettings()
+    parser.add_argument("--recipe", default=defaults.recipe,
+                        help=f"recipe name (default {defaults.recipe})")
+    parser.add_argument("--config", type=Path, help="recipe overrides (JSON/YAML)")
+    parser.add_argument("--settings", type=Path, help="training settings (JSON/YAML)")
+    parser.add_argument("--seed", type=int, help=f"default {defaults.seeds[0]}")
+    parser.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    for name in FLAG_FIELDS:
+        default = getattr(defaults, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default),
+                            help=f"default {default}")
+
+
+def settings_from_args(args: argparse.Namespace) -> PretrainSettings:
+    values: dict[str, Any] = {}
+    if args.settings is not None:
+        values.update(_read_mapping(args.settings))
+    values.update({name: getattr(args, name) for name in FLAG_FIELDS
+                   if getattr(args, name) is not None})
+    if args.config is not None:
+        values["recipe_config"] = str(args.config)
+    values["recipe"] = args.recipe
+    return PretrainSettings.model_validate(values)
+
+
+def run_from_args(args: argparse.Namespace,
+                  progress: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+    """Train the run ``args`` describe; returns the :class:`~cxralign.train.loop.RunResult`."""
+    from cxralign.train.loop import RunSpec, pretrain
+
+    settings = settings_from_args(args)
+    seed = settings.seeds[0] if args.seed is None else args.seed
+    spec = RunSpec(args.data, args.out, settings.recipe, seed, settings, settings.recipe_config)
+    return pretrain(spec, progress)
+
+
+def print_json_line(row: dict[str, Any]) -> None:
+    print(json.dumps(row, default=str), flush=True)
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    try:
+        run_from_args(args, print_json_line if is_main_process() else None)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    values = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    return values
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``pretrain`` to the console script's sub-parsers."""
+    parser = commands.add_parser(
+        "pretrain", help="pre-train an image-text alignment model (one recipe, one seed)",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    add_pretrain_arguments(parser)
+    parser.set_defaults(handler=_pretrain)

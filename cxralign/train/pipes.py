@@ -1,0 +1,43 @@
+"""The Dagster Pipes side of a pre-training run: ``python -m cxralign.train.pipes <pretrain
+arguments>``.
+
+The run is the ``pretrain`` command; this entry point only routes its progress to the
+orchestrator that launched it: each progress row becomes a Pipes log line (step, loss terms,
+learning rate, pairs/s), and the finished run is reported as a custom message (model directory,
+steps, seconds, final loss) that the asset gathers into its metadata. ``dagster_pipes`` is the
+only Dagster package the library touches, imported here lazily, so nothing else depends on it.
+Under torchrun only rank 0 talks to Dagster; the other ranks train silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from cxralign.train.commands import add_pretrain_arguments, is_main_process, run_from_args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cxralign.train.pipes")
+    add_pretrain_arguments(parser)
+    args = parser.parse_args(argv)
+    if not is_main_process():
+        run_from_args(args)
+        return 0
+
+    from dagster_pipes import open_dagster_pipes
+
+    with open_dagster_pipes() as pipes:
+        result = run_from_args(args, lambda row: pipes.log.info(json.dumps(row, default=str)))
+        pipes.report_custom_message({
+            "recipe": result.recipe, "seed": result.seed, "model_dir": str(result.model_dir),
+            "steps": result.steps, "seconds": round(result.seconds, 2),
+            "final_loss": result.final_loss,
+        })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Pre-training configuration: one source of truth for the CLI, the library and the Dagster
+asset config (``assets/training.py`` subclasses :class:`PretrainSettings`; plain field types only).
+
+What is *trained* (encoders, projection sizes, loss terms and weights) is the recipe's business
+(:mod:`cxralign.models.recipes`); this class holds how it is trained: data, optimisation,
+augmentation, checkpoints and which recipes/seeds the pipeline runs, and overrides the few
+recipe fields that set a run's cost (input size, text depth, epochs, batch size, learning rate;
+0 leaves the recipe's value), so the recipes stay paper-faithful and the demo stays small.
+
+The defaults are sized for ``make demo`` on a shared 2-core CPU: 64 px inputs, the first two
+MiniLM layers, 32 pairs per step, one epoch, ``asg`` and ``convirt`` × seeds 0, 1, 2. The demo's
+2,000 phantom studies give about 1,600 training images, so 50 steps per run. Measured in process
+CPU time (``benchmarks/train_throughput.py --threads 1``, ``benchmarks/RESULTS.md``): 1.94 s per
+``asg`` step and 0.99 s per ``convirt`` step on one core, i.e. 3 × 50 × 2.93 ≈ 440 CPU-seconds
+for the six runs, about 4½ minutes on two cores plus about 10 s of start-up and saving per
+run: 5–6 minutes in all. Paper-scale runs override ``image_size`` (224), ``text_layers`` (0),
+``epochs`` (50), ``batch_size`` (128 per GPU × GPUs) and ``lr`` (1e-4 or less).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PretrainSettings(BaseModel):
+    """How one or more pre-training runs are made (see the module docstring for the budget)."""
+
+    recipe: str = Field(default="asg", description="Primary recipe (cxralign.models.recipes).")
+    baseline_recipes: list[str] = Field(
+        default=["convirt"], description="Recipes trained alongside the primary one to compare."
+    )
+    seeds: list[int] = Field(
+        default=[0, 1, 2], description="One run per recipe and seed (mean ± std downstream)."
+    )
+    recipe_config: str = Field(
+        default="", description="JSON/YAML file of recipe overrides; empty = recipe defaults."
+    )
+    image_size: int = Field(
+        default=64, ge=0,
+        description="Overrides the recipe's model input side (0 = the recipe's own). 64 px "
+        "keeps six demo runs within ten CPU minutes; the papers use 224.",
+    )
+    text_layers: int = Field(
+        default=2, ge=0,
+        description="Overrides the recipe's text encoder depth: keep the first N layers of "
+        "MiniLM (0 = the recipe's own). The text encoder is most of a step's FLOPs; two of six "
+        "layers halve the demo's training time.",
+    )
+    epochs: int = Field(
+        default=1, ge=0, description="Overrides the recipe's passes over the training split "
+        "(0 = the recipe's own).",
+    )
+    steps: int = Field(
+        default=0, ge=0, description="Optimiser steps; 0 = as many as the epochs give."
+    )
+    batch_size: int = Field(
+        default=32, ge=0,
+        description="Overrides the recipe's batch size: image-report pairs per optimiser step "
+        "over all processes and accumulated micro-batches (0 = the recipe's own).",
+    )
+    accumulation: int = Field(
+        default=1, ge=1, description="Micro-batches whose gradients make one optimiser step."
+    )
+    lr: float = Field(
+        default=5e-4, ge=0,
+        description="Overrides the recipe's peak AdamW learning rate (0 = the recipe's own); "
+        "short CPU runs from MiniLM need more than the papers' 1e-4.",
+    )
+    warmup_fraction: float = Field(
+        default=0.1, ge=0, le=1, description="Share of steps with linear learning-rate warm-up."
+    )
+    min_lr_ratio: float = Field(
+        default=0.01, ge=0, le=1, description="Cosine decay ends at this fraction of `lr`."
+    )
+    grad_clip: float = Field(
+        default=1.0, ge=0, description="Global gradient-norm clip (0 = off)."
+    )
+    split: str = Field(default="train", description="images.split value trained on.")
+    view_positions: list[str] = Field(
+        default=["PA", "AP"],
+        description="Frontal views only, as ASG/MGCA pre-train; images without a recorded view "
+        "are kept. Empty = every view.",
+    )
+    max_sentences: int = Field(
+        default=16, ge=1, description="Sentences kept per report (the first ones)."
+    )
+    augment: bool = Field(default=True, description="Random resized crop, rotation, jitter.")
+    crop_scale_min: float = Field(
+        default=0.6, gt=0, le=1, description="Smallest crop area (fraction of the image)."
+    )
+    rotation_degrees: float = Field(default=10.0, ge=0, description="Rotation range ±.")
+    brightness: float = Field(default=0.1, ge=0, description="Additive brightness range ±.")
+    contrast: float = Field(default=0.2, ge=0, description="Log-contrast range ±.")
+    gamma: float = Field(default=0.2, ge=0, description="Log-gamma range ±.")
+    min_box_visible: float = Field(
+        default=0.3, ge=0, le=1,
+        description="A region whose box keeps less than this share of its area in the crop is "
+        "left out of the batch.",
+    )
+    workers: int = Field(default=0, ge=0, description="Data-loader worker processes.")
+    checkpoint_every: int = Field(
+        default=50, ge=1, description="Optimiser steps between resumable checkpoints."
+    )
+    log_every: int = Field(default=5, ge=1, description="Steps between progress lines.")
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N.")
+    nproc_per_node: int = Field(
+        default=1, ge=1, description="Processes per run (torchrun; one per GPU)."
+    )
+
+    def recipe_overrides(self) -> dict[str, int | float]:
+        """The recipe fields these settings override (the non-zero ones), for ``load_recipe``."""
+        values = {"image_size": self.image_size, "text_layers": self.text_layers,
+                  "epochs": self.epochs,
+                  "batch_size": self.batch_size, "learning_rate": self.lr}
+        return {name: value for name, value in values.items() if value}
+
+    def recipes(self) -> list[str]:
+        """The primary recipe followed by the baselines, without repeats."""
+        return list(dict.fromkeys([self.recipe, *self.baseline_recipes]))

@@ -1,0 +1,34 @@
+"""The ``downstream_evaluation`` asset as Dagster runs it, on the phantom catalog's tiny models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assets.evaluation import EvaluationConfig
+
+
+def test_asset_writes_report_and_metadata(eval_catalog, eval_models, materialize_pipeline,
+                                          tmp_path):
+    out = tmp_path / "report"
+    config = {"recipes": ["asg", "convirt"], "random_init": False, "probe_seeds": [0],
+              "probe_fractions": [1.0], "segmentation_dir": str(tmp_path / "absent"),
+              "out_dir": str(out)}
+    result = materialize_pipeline(eval_catalog.root, ["downstream_evaluation"],
+                                  {"downstream_evaluation": config})
+    assert result.success
+    metadata = result.asset_materializations_for_node("downstream_evaluation")[0].metadata
+    assert metadata["models"].value == 3
+    assert "| asg | 2 |" in metadata["summary"].value
+    assert "segmentation skipped" in metadata["summary"].value
+    assert metadata["metrics"].value.startswith("![")
+    assert Path(metadata["metrics_json"].value) == out / "metrics.json"
+    assert set(json.loads((out / "metrics.json").read_text())) == {"asg", "convirt"}
+    assert isinstance(metadata["verdict"].value, list)
+    assert eval_catalog.has_table("evaluation_metrics")
+
+
+def test_asset_config_is_the_library_settings():
+    config = EvaluationConfig(uncertain="positive", probe_fractions=[0.5])
+    assert config.uncertain == "positive" and config.probe_fractions == [0.5]
+    assert EvaluationConfig().recipes == ["asg", "convirt"]

@@ -1,0 +1,99 @@
+"""Labels from tag vectors, zero-shot AUC and the linear probe on constructed features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cxralign.eval.auc import auc_per_finding, macro
+from cxralign.eval.labels import IGNORE, finding_labels
+from cxralign.eval.probe import linear_probe, probe_metric_name, subset_indices
+from cxralign.eval.zero_shot import prompts, zero_shot_metrics
+from cxralign.pairs.tags import tag_vector
+from cxralign.vocabulary import FINDINGS
+
+
+def test_labels_follow_the_uncertain_policy():
+    tags = np.stack([
+        tag_vector([("edema", "present")]),
+        tag_vector([("edema", "uncertain")]),
+        tag_vector([("edema", "absent")]),
+        tag_vector([("edema", "present"), ("edema", "uncertain")]),
+        tag_vector([]),
+    ])
+    edema = FINDINGS.index("edema")
+    assert finding_labels(tags, "ignore")[:, edema].tolist() == [1, IGNORE, 0, 1, 0]
+    assert finding_labels(tags, "positive")[:, edema].tolist() == [1, 1, 0, 1, 0]
+    assert finding_labels(tags, "negative")[:, edema].tolist() == [1, 0, 0, 1, 0]
+    with pytest.raises(ValueError):
+        finding_labels(tags, "maybe")
+
+
+def test_auc_skips_ignored_rows_and_single_class_findings():
+    scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.3], [0.95, 0.4]])
+    labels = np.array([[1, 0], [1, 0], [0, 0], [IGNORE, 0]])
+    auc = auc_per_finding(scores, labels, ["a", "b"])
+    assert auc == {"a": 1.0}  # "b" has no positive; the ignored 0.95 does not count
+    assert macro(auc) == 1.0 and np.isnan(macro({}))
+
+
+def test_zero_shot_is_perfect_when_images_sit_on_the_right_prompt():
+    findings = ["edema", "pneumothorax"]
+    positive, negative = torch.eye(4)[:2], torch.eye(4)[2:]
+    labels = np.array([[1, 0], [0, 1], [0, 0], [1, 1]])
+    # an image is the sum of its findings' positive prompts and the others' negative prompts
+    images = torch.stack([
+        sum(positive[f] if labels[i, f] else negative[f] for f in range(2)) for i in range(4)
+    ])
+    summary, per_finding = zero_shot_metrics(images, positive, negative, labels, findings)
+    assert per_finding == {"edema": 1.0, "pneumothorax": 1.0}
+    assert summary["zero_shot_macro_auc"] == 1.0
+    assert prompts(findings, "No {finding}.") == ["No edema.", "No pneumothorax."]
+    # swapped prompts invert the ranking
+    _, inverted = zero_shot_metrics(images, negative, positive, labels, findings)
+    assert inverted == {"edema": 0.0, "pneumothorax": 0.0}
+
+
+def _separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features whose first two dimensions encode two findings' labels, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, 3)) < 0.4).astype(np.int8)
+    labels[:, 2] = 0
+    labels[:3, 2] = 1  # too few positives to probe
+    features = rng.normal(size=(n, 8))
+    features[:, :2] += 4.0 * labels[:, :2]
+    return features, labels
+
+
+def test_probe_learns_separable_findings_at_every_fraction_and_seed():
+    train_x, train_y = _separable(300, 0)
+    test_x, test_y = _separable(100, 1)
+    result = linear_probe(train_x, train_y, test_x, test_y, ["a", "b", "rare"],
+                          fractions=(0.01, 0.1, 1.0), seeds=(0, 1, 2), min_positives=5)
+    assert result.findings == ["a", "b"]
+    assert {(r.fraction, r.seed) for r in result.runs} == {
+        (f, s) for f in (0.01, 0.1, 1.0) for s in (0, 1, 2)}
+    assert {r.train_images for r in result.runs if r.fraction == 0.01} == {3}
+    mean_full, std_full = result.macro_auc(1.0)
+    assert mean_full > 0.97 and std_full < 0.01
+    mean_ten, _ = result.macro_auc(0.1)
+    assert mean_ten > 0.9
+    mean_one, _ = result.macro_auc(0.01)
+    assert 0.4 <= mean_one <= mean_full
+    assert probe_metric_name(0.01) == "probe_auc@1%" and probe_metric_name(1.0) == "probe_auc@100%"
+
+
+def test_probe_on_noise_is_near_chance():
+    rng = np.random.default_rng(3)
+    train_y = (rng.random((300, 2)) < 0.5).astype(np.int8)
+    test_y = (rng.random((200, 2)) < 0.5).astype(np.int8)
+    result = linear_probe(rng.normal(size=(300, 8)), train_y, rng.normal(size=(200, 8)), test_y,
+                          ["a", "b"], fractions=(1.0,), seeds=(0,))
+    assert result.macro_auc(1.0)[0] == pytest.approx(0.5, abs=0.1)
+
+
+def test_subsets_differ_by_seed_and_are_reproducible():
+    assert subset_indices(1000, 0.1, 0).tolist() == subset_indices(1000, 0.1, 0).tolist()
+    assert subset_indices(1000, 0.1, 0).tolist() != subset_indices(1000, 0.1, 1).tolist()
+    assert len(subset_indices(50, 0.01, 0)) == 1 and len(subset_indices(50, 1.0, 0)) == 50

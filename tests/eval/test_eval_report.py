@@ -1,0 +1,64 @@
+"""Aggregation over seeds, the primary-vs-baseline verdict and the outputs, on constructed
+evaluations (no model involved)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cxralign.eval.evaluate import ModelEvaluation
+from cxralign.eval.report import metrics_table, summary_markdown, write_report
+from cxralign.eval.run import ModelSpec, RunOutcome, aggregate
+from cxralign.eval.settings import EvaluationSettings
+from cxralign.eval.verdict import compare
+
+
+def _outcome(values: dict[str, list[float]], metric: str = "grounding_top1") -> RunOutcome:
+    outcome = RunOutcome()
+    for label, per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            outcome.evaluations.append(
+                (ModelSpec(label, seed), ModelEvaluation(metrics={metric: value})))
+    return outcome
+
+
+def test_mean_and_sample_std_over_seeds():
+    summary = aggregate(_outcome({"asg": [0.5, 0.7, 0.6], "convirt": [0.2]}))
+    asg = summary["asg"]["grounding_top1"]
+    assert asg["mean"] == pytest.approx(0.6) and asg["std"] == pytest.approx(0.1)
+    assert asg["seeds"] == [0, 1, 2] and asg["values"] == pytest.approx([0.5, 0.7, 0.6])
+    assert summary["convirt"]["grounding_top1"]["std"] == 0.0
+
+
+def test_nan_values_are_kept_as_null_but_not_averaged():
+    summary = aggregate(_outcome({"asg": [0.4, math.nan]}))
+    assert summary["asg"]["grounding_top1"]["mean"] == pytest.approx(0.4)
+    assert summary["asg"]["grounding_top1"]["values"] == [pytest.approx(0.4), None]
+
+
+def test_verdict_separates_clear_wins_from_overlapping_ones():
+    clear = compare(aggregate(_outcome({"asg": [0.60, 0.62], "convirt": [0.30, 0.31]})), "asg")
+    assert clear[0].better and clear[0].separated and "beats convirt" in clear[0].sentence()
+    overlap = compare(aggregate(_outcome({"asg": [0.3, 0.7], "convirt": [0.45, 0.5]})), "asg")
+    assert overlap[0].better and not overlap[0].separated
+    lost = compare(aggregate(_outcome({"asg": [0.1], "random-init": [0.2]})), "asg")
+    assert not lost[0].better and "does NOT beat" in lost[0].sentence()
+    ranks = compare(aggregate(_outcome({"asg": [3.0], "convirt": [9.0]}, "grounding_mean_rank")),
+                    "asg")
+    assert ranks[0].better  # a lower mean rank is better
+
+
+def test_outputs_on_constructed_outcome(tmp_path):
+    outcome = _outcome({"asg": [0.6, 0.7], "convirt": [0.3, 0.2]})
+    report = write_report(outcome, EvaluationSettings(), tmp_path)
+    metrics = json.loads(report.metrics_path.read_text())
+    assert metrics["asg"]["grounding_top1"]["mean"] == pytest.approx(0.65)
+    assert "| asg | 2 | 0.650 ± 0.071 |" in report.summary_path.read_text()
+    assert [p.name for p in report.plots] == ["metrics.png"]  # no retrieval examples given
+    rows = metrics_table(report.summary).to_pylist()
+    assert rows[0] == {"recipe": "asg", "metric": "grounding_top1", "mean": pytest.approx(0.65),
+                       "std": pytest.approx(0.0707, abs=1e-4), "n_seeds": 2, "seeds": [0, 1]}
+    assert "beats convirt on grounding_top1" in summary_markdown(report.summary,
+                                                                 report.comparisons, [])

@@ -1,0 +1,190 @@
+"""New data arrives in batches: the sensor, per-batch runs, skipping unchanged work, the
+re-training schedule and failure isolation, on a real (SQLite, temporary) Dagster instance."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.ingestion import embedded_batch_name
+from assets.lineage import BATCHES
+from assets.resources import CatalogResource
+from cxralign.synthetic import synthesize
+from cxralign.synthetic.settings import SynthesisSettings
+from workflows.checks import ASSET_CHECKS
+from workflows.definitions import ASSETS, build_definitions
+from workflows.jobs import BATCH_ASSETS
+from workflows.schedules import MODEL_KEY, retrain_schedule
+from workflows.sensors import incoming_batch_sensor
+
+pytestmark = pytest.mark.slow
+
+FIRST = SynthesisSettings(studies=4, seed=1, workers=1)
+SECOND = "arrived-later"
+TINY_DETECTOR = {"epochs": 1, "synthetic_studies": 4, "input_size": 64, "batch_size": 4, "workers": 1}
+BATCH_CONFIG = {"ops": {"dicom_images": {"config": {"workers": 1, "image_size": 64}}}}
+
+
+def staged_files(data_dir: Path, batch: str) -> dict[Path, int]:
+    """Every file a batch's runs wrote under ``staged/``, with its mtime in ns."""
+    staged = data_dir / "staged"
+    return {
+        path: path.stat().st_mtime_ns
+        for path in staged.rglob("*")
+        if path.is_file() and (path.stem.split(".")[0] == batch or batch in path.relative_to(staged).parts)
+    }
+
+
+def sense(instance: dg.DagsterInstance, data_dir: Path) -> dg.SensorResult | dg.SkipReason:
+    """One sensor tick, applying its partition requests as the daemon would."""
+    context = dg.build_sensor_context(
+        instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))}
+    )
+    result = incoming_batch_sensor(context)
+    if isinstance(result, dg.SensorResult):
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def run_batch(defs: dg.Definitions, instance: dg.DagsterInstance, batch: str) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("process_batch").execute_in_process(
+        partition_key=batch, instance=instance, run_config=BATCH_CONFIG, raise_on_error=False
+    )
+
+
+def tick(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.now(UTC))
+    return retrain_schedule(context)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Embedded batch + detector, the first batch through its sensor-requested run, then a
+    second batch after the first batch's incoming folder was removed."""
+    data_dir = tmp_path_factory.mktemp("incremental")
+    defs = build_definitions(str(data_dir))
+    with dg.instance_for_test() as instance:
+        setup = dg.materialize(
+            [*ASSETS, *ASSET_CHECKS], selection=["incoming_studies", "anatomy_detector"],
+            instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            run_config={"ops": {
+                "incoming_studies": {"config": FIRST.model_dump()},
+                "anatomy_detector": {"config": TINY_DETECTOR},
+            }},
+        )
+        assert setup.success
+        first = embedded_batch_name(FIRST)
+        assert instance.get_dynamic_partitions(BATCHES.name) == [first]
+
+        requested = sense(instance, data_dir)
+        assert [r.partition_key for r in requested.run_requests] == [first]
+        assert run_batch(defs, instance, first).success
+        first_files = staged_files(data_dir, first)
+
+        shutil.rmtree(data_dir / "incoming" / first)
+        synthesize(data_dir / "incoming" / SECOND, studies=3, seed=9, workers=1)
+        second_request = sense(instance, data_dir)
+        second_run = run_batch(defs, instance, SECOND)
+        yield {
+            "data_dir": data_dir, "defs": defs, "instance": instance, "first": first,
+            "first_files": first_files, "second_request": second_request, "second_run": second_run,
+        }
+
+
+def test_sensor_registers_the_new_folder_and_requests_only_its_run(pipeline):
+    request = pipeline["second_request"]
+    assert isinstance(request, dg.SensorResult)
+    assert [r.partition_keys for r in request.dynamic_partitions_requests] == [[SECOND]]
+    assert [r.partition_key for r in request.run_requests] == [SECOND]
+    assert pipeline["instance"].get_dynamic_partitions(BATCHES.name) == [pipeline["first"], SECOND]
+    assert isinstance(sense(pipeline["instance"], pipeline["data_dir"]), dg.SkipReason)
+
+
+def test_second_run_touches_only_the_second_batch(pipeline):
+    result = pipeline["second_run"]
+    assert result.success
+    materialized = {
+        (e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
+    }
+    assert materialized == {(a.key.to_user_string(), SECOND) for a in BATCH_ASSETS}
+    first_files = pipeline["first_files"]
+    assert len(first_files) >= 8, "images, reports, rejects, arrays, text, boxes, pairs, tags"
+    assert staged_files(pipeline["data_dir"], pipeline["first"]) == first_files, "first batch untouched"
+    assert staged_files(pipeline["data_dir"], SECOND)
+
+
+def test_every_materialisation_records_its_dvc_hash_and_data_version(pipeline):
+    for event in pipeline["second_run"].get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        assert metadata["skipped"].value is False
+        hashes = metadata["dvc_md5"].value
+        assert hashes and all(len(md5.removesuffix(".dir")) == 32 for md5 in hashes.values())
+        assert event.materialization.tags["dagster/data_version"] == metadata["data_version"].value
+
+
+def test_an_unchanged_batch_skips_its_work_and_keeps_its_data_version(pipeline):
+    data_dir, instance = pipeline["data_dir"], pipeline["instance"]
+    before = staged_files(data_dir, SECOND)
+    versions = {e.asset_key: e.materialization.tags["dagster/data_version"]
+                for e in pipeline["second_run"].get_asset_materialization_events()}
+
+    again = run_batch(pipeline["defs"], instance, SECOND)
+    assert again.success
+    for event in again.get_asset_materialization_events():
+        assert event.materialization.metadata["skipped"].value is True, event.asset_key
+        assert "unchanged" in event.materialization.metadata["skip_reason"].value
+        assert event.materialization.tags["dagster/data_version"] == versions[event.asset_key]
+    assert staged_files(data_dir, SECOND) == before
+
+    # A lost output is rebuilt; the rebuilt bytes are identical, so downstream work still skips.
+    (data_dir / "staged" / "sentences" / f"{SECOND}.parquet").unlink()
+    repaired = run_batch(pipeline["defs"], instance, SECOND)
+    skipped = {e.asset_key.to_user_string(): e.materialization.metadata["skipped"].value
+               for e in repaired.get_asset_materialization_events()}
+    assert skipped["report_sentences"] is False
+    assert skipped["report_triplets"] is True and skipped["region_sentence_pairs"] is True
+
+
+def test_schedule_retrains_only_when_batches_were_processed_since_the_last_model(pipeline):
+    instance = pipeline["instance"]
+    request = tick(instance)
+    assert isinstance(request, dg.RunRequest)
+    assert set(request.tags["cxralign/new_batches"].split(",")) == {pipeline["first"], SECOND}
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(MODEL_KEY))
+    skip = tick(instance)
+    assert isinstance(skip, dg.SkipReason)
+    assert "0 batch(es) processed since the last pretrained_model" in skip.skip_message
+
+    # Re-running an unchanged batch (skipped work) is no reason to re-train either.
+    assert run_batch(pipeline["defs"], instance, SECOND).success
+    assert isinstance(tick(instance), dg.SkipReason)
+
+
+def test_a_failed_batch_does_not_block_another(pipeline):
+    data_dir, instance = pipeline["data_dir"], pipeline["instance"]
+    bad = data_dir / "incoming" / "broken-manifest"
+    bad.mkdir()
+    (bad / "manifest.csv").write_text("foo,bar\n1,2\n")
+    synthesize(data_dir / "incoming" / "zz-good", studies=2, seed=4, workers=1)
+
+    request = sense(instance, data_dir)
+    assert sorted(r.partition_key for r in request.run_requests) == ["broken-manifest", "zz-good"]
+    results = {r.partition_key: run_batch(pipeline["defs"], instance, r.partition_key)
+               for r in request.run_requests}
+    assert not results["broken-manifest"].success
+    failure = results["broken-manifest"].get_step_failure_events()[0]
+    assert "manifest lacks required column" in str(failure.event_specific_data.error)
+    assert not [e for e in results["broken-manifest"].all_events if e.event_type_value == "STEP_UP_FOR_RETRY"], \
+        "a data error is not retried"
+    assert results["zz-good"].success
+    paired = instance.get_materialized_partitions(dg.AssetKey("region_sentence_pairs"))
+    assert "zz-good" in paired and "broken-manifest" not in paired
+    pending = tick(instance)
+    assert isinstance(pending, dg.RunRequest)
+    assert "not yet processed: broken-manifest" in pending.tags["cxralign/reason"]
