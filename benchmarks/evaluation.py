@@ -1,6 +1,6 @@
 """The phantom comparison: does ASG beat ConVIRT and the untrained architecture downstream?
 
-Builds a phantom catalog with gold anatomy boxes (``cxralign.eval.phantom``), pre-trains every
+Builds a phantom catalog with gold anatomy boxes (``cxralign.synthetic.catalog``), pre-trains every
 recipe × seed with ``cxralign pretrain`` (skipping model directories that already exist, so a
 run can be resumed or extended), then runs ``cxralign evaluate`` over all of them plus the
 random-init baseline. Everything goes under ``--work`` (default ``benchmarks/.work/evaluation``);
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from cxralign.eval.phantom import build_phantom_catalog
+from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.io.deid import KEY_ENV_VAR
 from cxralign.train.runs import model_dir
 

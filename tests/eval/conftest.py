@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cxralign.eval.phantom import build_phantom_catalog
+from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.io.catalog import Catalog
 from cxralign.io.deid import KEY_ENV_VAR
 

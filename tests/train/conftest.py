@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import KEY_ENV_VAR, resolve_key
-from cxralign.io.ingest import IngestSettings, ingest
-from cxralign.pairs import gold_boxes_from_phantom, pairs_table, study_tags_table
-from cxralign.synthetic import synthesize
-from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
+from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.ingest import IngestSettings
+from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.settings import PretrainSettings
 
 STUDIES = 40
@@ -42,21 +40,11 @@ class TinySetup:
 def train_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     """Every table pre-training reads, written to a catalog as the pipeline's assets do."""
     root = tmp_path_factory.mktemp("train_phantom")
-    synthesize(root / "incoming", STUDIES, seed=1, workers=1)
-    catalog = Catalog(root / "data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_ENV_VAR, KEY)
-        ingest(root / "incoming", catalog, IngestSettings(workers=1, image_size=STAGED_SIZE))
-    images = catalog.read_table("images")
-    sections, _ = sections_table(catalog.read_table("reports"))
-    sentences = sentences_table(sections)
-    triplets = triplets_table(sentences, load_parser("rules"))
-    boxes = gold_boxes_from_phantom(root / "incoming" / "ground_truth", images, resolve_key(KEY))
-    for name, table in {"sections": sections, "sentences": sentences, "triplets": triplets,
-                        "boxes": boxes, "pairs": pairs_table(triplets, sentences, images, boxes),
-                        "study_tags": study_tags_table(triplets)}.items():
-        catalog.write_table(name, table)
-    return catalog
+        return build_phantom_catalog(root, STUDIES, seed=1, image_size=STAGED_SIZE,
+                                     test_fraction=IngestSettings().test_fraction,
+                                     validate_fraction=IngestSettings().validate_fraction)
 
 
 @pytest.fixture(scope="session")

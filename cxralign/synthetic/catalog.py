@@ -1,4 +1,5 @@
-"""A phantom catalog to compare recipes on, with the generator's gold anatomy boxes.
+"""A phantom catalog with the generator's gold anatomy boxes: every table that pre-training
+and evaluation read, built by the real pipeline functions.
 
 The comparison the project is judged by (does ASG beat its baselines on grounding and
 retrieval?) should measure the encoders, not the region detector, so this catalog takes its
