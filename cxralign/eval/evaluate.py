@@ -108,7 +108,7 @@ def _retrieval(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSet
     reports = _report_embeddings(model, encoded.test, settings.batch_size)
     result.metrics.update(retrieval_metrics(
         encoded.test_images.global_, encoded.image_studies, reports, encoded.test.study_order,
-        settings.retrieval_ks))
+        settings.retrieval_ks, [encoded.test.reports[s] for s in encoded.test.study_order]))
     result.examples = _retrieval_examples(encoded.test, encoded.test_images.global_, reports,
                                           settings.examples)
 

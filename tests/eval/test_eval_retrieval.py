@@ -41,6 +41,16 @@ def test_random_embeddings_recall_about_k_over_n():
         assert value == pytest.approx(k / n, abs=3 * (k / n * (1 - k / n) / n) ** 0.5 + 1e-3)
 
 
+def test_a_report_with_identical_text_counts_as_a_hit():
+    # study b's report has study a's text: retrieving either for image a (or b) is correct
+    reports = torch.eye(3)
+    images = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    studies, texts = ["a", "b", "c"], ["Normal chest.", "Normal chest.", "Effusion."]
+    by_text = retrieval_metrics(images, studies, reports, studies, ks=(1,), report_texts=texts)
+    by_study = retrieval_metrics(images, studies, reports, studies, ks=(1,))
+    assert by_text["i2t_R@1"] == pytest.approx(2 / 3) and by_study["i2t_R@1"] == 0.0
+
+
 def test_duplicate_report_studies_are_rejected():
     with pytest.raises(ValueError, match="unique"):
         retrieval_metrics(torch.eye(2), ["a", "a"], torch.eye(2), ["a", "a"])
