@@ -21,9 +21,15 @@ from assets.lineage import (
 )
 from assets.metadata import table_preview, value_counts
 from assets.resources import CatalogResource
-from cxralign.text.partitions import rejected_partition, write_sections, write_sentences, write_triplets
+from cxralign.text.partitions import (
+    rejected_partition,
+    write_sections,
+    write_sentences,
+    write_triplets,
+)
 from cxralign.text.pipeline import load_parser
 from cxralign.text.settings import TextSettings
+
 
 class ReportTripletsConfig(TextSettings, dg.Config):
     """Triplet parsing settings (defaults in ``cxralign.text.settings.TextSettings``)."""

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.runs import model_dir
 
 

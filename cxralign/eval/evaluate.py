@@ -34,6 +34,7 @@ from cxralign.io.catalog import Catalog
 from cxralign.models.model import AlignmentModel
 from cxralign.vocabulary import FINDINGS
 
+
 @dataclass
 class ModelEvaluation:
     """Headline ``metrics`` (name -> value), ``details`` for the per-model JSON and

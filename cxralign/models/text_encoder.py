@@ -18,8 +18,7 @@ from typing import Literal
 
 import torch
 from torch import nn
-from transformers import (AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig,
-                          PreTrainedModel)
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 PACKAGE_PREFIX = "package:"

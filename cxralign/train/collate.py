@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from cxralign.models.batch import PretrainingBatch
-from cxralign.train.augment import Augmentation, jitter_intensity, sample_views, warp_boxes, warp_images
+from cxralign.train.augment import (
+    Augmentation,
+    jitter_intensity,
+    sample_views,
+    warp_boxes,
+    warp_images,
+)
 from cxralign.train.examples import Example, ExampleSet
 from cxralign.train.sampler import BatchKey
 

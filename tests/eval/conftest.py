@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.io.catalog import Catalog
 from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.synthetic.catalog import build_phantom_catalog
 
 STUDIES = 30
 IMAGE_SIZE = 64

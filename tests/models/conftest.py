@@ -7,11 +7,14 @@ tested separately (``test_text_encoder.py``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from transformers import BertConfig
 
 from cxralign.models.batch import PretrainingBatch
@@ -87,3 +90,30 @@ def synthetic_batch(model: AlignmentModel, seed: int = 0) -> PretrainingBatch:
 def batch_for() -> Callable[..., PretrainingBatch]:
     """``batch_for(model, seed=0)``: :func:`synthetic_batch` as a fixture."""
     return synthetic_batch
+
+
+RankBody = Callable[[int], dict[str, torch.Tensor]]
+
+
+def _gloo_rank(rank: int, world: int, init_file: str, out_dir: str, body: RankBody) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=world)
+    try:
+        torch.save(body(rank), os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture
+def on_two_gloo_ranks(tmp_path: Path) -> Callable[[RankBody], list[dict[str, torch.Tensor]]]:
+    """``on_two_gloo_ranks(body)``: run ``body(rank)`` in two CPU processes joined by a gloo
+    process group and return what each rank returned, in rank order."""
+
+    def run(body: RankBody) -> list[dict[str, torch.Tensor]]:
+        # fork: the children inherit the imported torch instead of re-importing it (seconds each)
+        mp.start_processes(_gloo_rank, args=(2, str(tmp_path / "init"), str(tmp_path), body),
+                           nprocs=2, join=True, start_method="fork")
+        return [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+
+    return run

@@ -4,13 +4,9 @@ offsets/sizes and the head, hand-computed matching loss, masks, and the distribu
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from cxralign.models.objectives.adaptive_patches import (
@@ -135,32 +131,24 @@ def test_matching_gradients_reach_patches_and_words() -> None:
     assert torch.all(words.grad[2, 3:] == 0)  # padded words take no part
 
 
-def _distributed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
-    try:
-        torch.manual_seed(0)
-        patches, words = torch.randn(4, 3, 8), torch.randn(4, 5, 8)
-        mask = torch.ones(4, 5, dtype=torch.bool)
-        mask[2:, 3:] = False  # rank 1 tokenised shorter reports: it holds only T = 3
-        rows = slice(2 * rank, 2 * rank + 2)
-        local_patches = patches[rows].clone().requires_grad_(True)
-        length = 5 if rank == 0 else 3
-        local_words = words[rows, :length].clone().requires_grad_(True)
-        loss = PatchWordMatchingLoss(temperature=0.2)(local_patches, local_words,
-                                                      mask[rows, :length]).loss
-        loss.backward()
-        torch.save({"loss": loss.detach(), "patch_grad": local_patches.grad,
-                    "word_grad": local_words.grad}, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+def _matching_rank(rank: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    patches, words = torch.randn(4, 3, 8), torch.randn(4, 5, 8)
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[2:, 3:] = False  # rank 1 tokenised shorter reports: it holds only T = 3
+    rows = slice(2 * rank, 2 * rank + 2)
+    local_patches = patches[rows].clone().requires_grad_(True)
+    length = 5 if rank == 0 else 3
+    local_words = words[rows, :length].clone().requires_grad_(True)
+    loss = PatchWordMatchingLoss(temperature=0.2)(local_patches, local_words,
+                                                  mask[rows, :length]).loss
+    loss.backward()
+    return {"loss": loss.detach(), "patch_grad": local_patches.grad,
+            "word_grad": local_words.grad}
 
 
-def test_distributed_loss_and_gradients_equal_the_single_process_run(tmp_path: Path) -> None:
-    mp.start_processes(_distributed_worker, args=(2, str(tmp_path / "init"), str(tmp_path)),
-                       nprocs=2, join=True, start_method="fork")
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+def test_distributed_loss_and_gradients_equal_the_single_process_run(on_two_gloo_ranks) -> None:
+    ranks = on_two_gloo_ranks(_matching_rank)
     torch.manual_seed(0)
     patches = torch.randn(4, 3, 8).requires_grad_(True)
     words = torch.randn(4, 5, 8).requires_grad_(True)

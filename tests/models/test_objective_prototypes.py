@@ -4,13 +4,9 @@ distributed run (two gloo processes) matching the single-process result."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from cxralign.models.objectives.prototypes import (
     PrototypeAlignmentLoss,
@@ -80,29 +76,19 @@ def test_mismatched_shapes_are_rejected() -> None:
         PrototypeAlignmentLoss(dim=4, num_prototypes=3)(torch.randn(2, 4), torch.randn(3, 4))
 
 
-def _distributed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
-    try:
-        torch.manual_seed(0)
-        loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, epsilon=0.1)
-        images, texts = torch.randn(7, 8), torch.randn(7, 8)
-        rows = slice(0, 3) if rank == 0 else slice(3, 7)  # unequal local batches
-        out = loss_fn(images[rows], texts[rows])
-        out.loss.backward()
-        torch.save({"loss": out.loss.detach(), "codes": out.image_codes,
-                    "text_codes": out.text_codes, "grad": loss_fn.prototypes.grad},
-                   os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+def _prototype_rank(rank: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, epsilon=0.1)
+    images, texts = torch.randn(7, 8), torch.randn(7, 8)
+    rows = slice(0, 3) if rank == 0 else slice(3, 7)  # unequal local batches
+    out = loss_fn(images[rows], texts[rows])
+    out.loss.backward()
+    return {"loss": out.loss.detach(), "codes": out.image_codes, "text_codes": out.text_codes,
+            "grad": loss_fn.prototypes.grad}
 
 
-def test_distributed_codes_and_loss_equal_the_single_process_run(tmp_path: Path) -> None:
-    # fork: the children inherit the imported torch instead of re-importing it (seconds each)
-    mp.start_processes(_distributed_worker, args=(2, str(tmp_path / "init"), str(tmp_path)),
-                       nprocs=2, join=True, start_method="fork")
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+def test_distributed_codes_and_loss_equal_the_single_process_run(on_two_gloo_ranks) -> None:
+    ranks = on_two_gloo_ranks(_prototype_rank)
     torch.manual_seed(0)
     loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, epsilon=0.1)
     images, texts = torch.randn(7, 8), torch.randn(7, 8)
