@@ -41,7 +41,7 @@ demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@echo
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""
-	@echo "Lineage:          $(BIN)/cxralign audit pairs --data $(CXRALIGN_DATA_DIR)   (a table or a model directory; --markdown for an appendix)"
+	@echo "Lineage:          $(BIN)/cxralign audit $(CXRALIGN_DATA_DIR)/models/pretrain/asg/seed-0 --data $(CXRALIGN_DATA_DIR)   (a model directory or a table name; --markdown for an appendix)"
 	@echo "Dagster UI:        make ui   (then open http://127.0.0.1:$(UI_PORT))"
 
 ## test: build the environment, run the test suite

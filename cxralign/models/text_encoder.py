@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 PACKAGE_PREFIX = "package:"
 
@@ -67,7 +68,14 @@ def create_text_model(source: str, *, from_scratch: bool = False, layers: int = 
     if from_scratch:
         model = AutoModel.from_config(config, **without_pooler)
     else:
-        model = AutoModel.from_pretrained(path, config=config, **without_pooler)
+        # The dropped layers and pooler are expected "unexpected keys": keep transformers' load
+        # report (a table per load) out of every training and evaluation log.
+        previous = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model = AutoModel.from_pretrained(path, config=config, **without_pooler)
+        finally:
+            hf_logging.set_verbosity(previous)
     if getattr(model, "pooler", None) is not None:
         model.pooler = None
     return model
