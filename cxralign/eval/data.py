@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from cxralign.io.catalog import Catalog
 from cxralign.pairs.alignment import MERGED
-from cxralign.train.examples import ExampleSet, _report_texts, load_examples
+from cxralign.train.examples import ExampleSet, load_examples, report_texts
 from cxralign.vocabulary import REGIONS
 
 Box = tuple[float, float, float, float]
@@ -41,7 +41,7 @@ def load_split(catalog: Catalog, tokenizer, split: str, max_report_tokens: int,
     """Examples of ``split`` tokenised for a model, with the untokenised report texts."""
     examples = load_examples(catalog, tokenizer, split=split, max_report_tokens=max_report_tokens,
                              max_sentence_tokens=max_sentence_tokens)
-    texts = _report_texts(catalog.read_table("sections"))
+    texts = report_texts(catalog.read_table("sections"))
     return SplitData(examples, {e.study_id: texts[e.study_id] for e in examples.examples})
 
 

@@ -83,7 +83,7 @@ def load_examples(
     """Every image of ``split`` (and of ``view_positions`` or no recorded view) whose study has
     report text, over all partitions, tokenised with ``tokenizer``."""
     images = _images(catalog.read_table("images"), split, view_positions)
-    reports = _report_texts(catalog.read_table("sections"))
+    reports = report_texts(catalog.read_table("sections"))
     images = images.filter(pa.array([s in reports for s in images["study_id"].to_pylist()],
                                     pa.bool_())) if images.num_rows else images
     if images.num_rows == 0:
@@ -124,7 +124,7 @@ def _images(images: pa.Table, split: str, view_positions: Sequence[str]) -> pa.T
     return chosen.sort_by([("image_id", "ascending")])
 
 
-def _report_texts(sections: pa.Table) -> dict[str, str]:
+def report_texts(sections: pa.Table) -> dict[str, str]:
     """study_id -> findings and impression joined (studies with neither are left out)."""
     columns = sections.select(["study_id", *REPORT_SECTIONS]).to_pydict()
     texts = {}
