@@ -43,3 +43,20 @@ def test_synthesize_then_ingest_round_trip(tmp_path: Path):
     assert "ingested 4 images from 4 studies" in ingested.stdout
     assert "rejected 0 inputs" in ingested.stdout
     assert Catalog(data).query("SELECT count(*) AS n FROM images").to_pylist() == [{"n": 4}]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["pretrain", "--recipe", "asg", "--out", "model"], ["evaluate", "--out", "report"],
+     ["audit", "pairs"], ["pairs"], ["anatomy", "boxes", "--partition", "batch"]],
+)
+def test_catalog_commands_default_to_the_data_directory_of_the_environment(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from cxralign.cli import build_parser
+    from cxralign.io.catalog import DATA_DIR_ENV_VAR
+
+    monkeypatch.setenv(DATA_DIR_ENV_VAR, str(tmp_path))
+    assert build_parser().parse_args(argv).data == tmp_path
+    monkeypatch.delenv(DATA_DIR_ENV_VAR)
+    assert build_parser().parse_args(argv).data == Path("data")

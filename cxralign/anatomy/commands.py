@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.io.atomic import write_parquet_atomically
+from cxralign.io.catalog import default_data_dir
 
 DETECT_CHUNK: Final = 64
 DETECT_SCHEMA: Final = pa.schema([
@@ -166,7 +167,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "the catalog under DATA, as the anatomy_boxes asset does. Without --model the atlas "
         "places every box.",
     )
-    boxes.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    boxes.add_argument("--data", type=Path, default=default_data_dir(),
+                   help="data directory (catalog root; default $CXRALIGN_DATA_DIR or ./data)")
     boxes.add_argument("--partition", required=True, help="partition (batch) name")
     boxes.add_argument("--model", type=Path, help="model directory from `anatomy train`")
     boxes.add_argument("--min-score", type=float,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cxralign.eval.settings import EvaluationSettings
+from cxralign.io.catalog import default_data_dir
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -61,7 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", type=Path, action="append", metavar="MODEL_DIR",
                         help="a model directory (repeat for several recipes and seeds)")
-    parser.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    parser.add_argument("--data", type=Path, default=default_data_dir(),
+                    help="data directory (catalog root; default $CXRALIGN_DATA_DIR or ./data)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--recipes", nargs="+",
                         help=f"recipes to look for without --model (default {defaults.recipes})")

@@ -8,6 +8,7 @@ and what later stages read.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,13 @@ import pyarrow.parquet as pq
 from cxralign.io.atomic import write_parquet_atomically
 
 DEFAULT_PARTITION = "default"
+DATA_DIR_ENV_VAR = "CXRALIGN_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$CXRALIGN_DATA_DIR`` or ``./data``: the catalog a command uses unless given ``--data``
+    (the Makefile and the Dagster code location read the same variable)."""
+    return Path(os.environ.get(DATA_DIR_ENV_VAR, "data"))
 
 
 def _quote_identifier(name: str) -> str:

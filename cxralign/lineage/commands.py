@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from cxralign.io.catalog import DATA_DIR_ENV_VAR, default_data_dir
 from cxralign.lineage.audit import audit_chain, format_markdown, format_text
-
-DATA_ENV_VAR = "CXRALIGN_DATA_DIR"
 
 
 def _audit(args: argparse.Namespace) -> int:
-    data_dir = args.data or Path(os.environ.get(DATA_ENV_VAR, "data"))
     try:
-        steps = audit_chain(data_dir, args.target)
+        steps = audit_chain(args.data, args.target)
     except LookupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -38,8 +35,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "or a catalog table name (e.g. pairs)",
     )
     audit.add_argument(
-        "--data", type=Path, default=None,
-        help=f"data directory (default ${DATA_ENV_VAR} or ./data)",
+        "--data", type=Path, default=default_data_dir(),
+        help=f"data directory (default ${DATA_DIR_ENV_VAR} or ./data)",
     )
     audit.add_argument("--markdown", action="store_true", help="Markdown for a paper appendix")
     audit.set_defaults(handler=_audit)

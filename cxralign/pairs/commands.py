@@ -7,7 +7,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 
 
 def _pairs(args: argparse.Namespace) -> int:
@@ -29,6 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Read the triplets, sentences, images and boxes tables of one partition of "
         "the catalog under DATA and write its pairs and study_tags tables.",
     )
-    pairs.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    pairs.add_argument("--data", type=Path, default=default_data_dir(),
+                   help="data directory (catalog root; default $CXRALIGN_DATA_DIR or ./data)")
     pairs.add_argument("--partition", default=DEFAULT_PARTITION, help="partition (batch) name")
     pairs.set_defaults(handler=_pairs)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cxralign.io.catalog import default_data_dir
 from cxralign.train.settings import PretrainSettings
 
 if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not wait for them
@@ -36,7 +37,8 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="recipe overrides (JSON/YAML)")
     parser.add_argument("--settings", type=Path, help="training settings (JSON/YAML)")
     parser.add_argument("--seed", type=int, help=f"default {defaults.seeds[0]}")
-    parser.add_argument("--data", type=Path, required=True, help="data directory (catalog root)")
+    parser.add_argument("--data", type=Path, default=default_data_dir(),
+                    help="data directory (catalog root; default $CXRALIGN_DATA_DIR or ./data)")
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")
     for name in FLAG_FIELDS:
         default = getattr(defaults, name)
