@@ -7,15 +7,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from assets.batches import BATCHES
 from assets.ingestion import dicom_images, staged_arrays_dir
-from assets.lineage import (
-    BATCHES,
-    TRANSIENT_RETRY,
-    StepOutcome,
-    Upstream,
-    dvc_stages_for,
-    versioned_step,
-)
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 from assets.metadata import image_grid, png_markdown, value_counts
 from assets.resources import CatalogResource
 from cxralign.anatomy.draw import draw_boxes

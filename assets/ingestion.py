@@ -5,15 +5,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.lineage import (
-    BATCHES,
-    EMBEDDED_BATCH_PREFIX,
-    TRANSIENT_RETRY,
-    StepOutcome,
-    Upstream,
-    dvc_stages_for,
-    versioned_step,
-)
+from assets.batches import BATCHES, EMBEDDED_BATCH_PREFIX
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 from assets.metadata import image_grid, png_markdown, table_preview
 from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog

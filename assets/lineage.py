@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel
 
+from assets.batches import EMBEDDED_BATCH_PREFIX
 from cxralign.lineage.dvc import commit_stages
 from cxralign.lineage.records import (
     InputRef,
@@ -31,9 +32,6 @@ from cxralign.lineage.records import (
     write_record,
 )
 
-BATCHES = dg.DynamicPartitionsDefinition(name="batches")
-"""One partition per folder ``data/incoming/<batch>/``."""
-
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=2, delay=1.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -41,9 +39,6 @@ TRANSIENT_RETRY = dg.RetryPolicy(
 ~2 s; longer outages are for run retries (``dagster.yaml``). Errors the step's work raises about
 the data itself are turned into ``dg.Failure(allow_retries=False)`` and not retried (Dagster
 still retries an invalid config, which fails inside the step, before giving up)."""
-
-EMBEDDED_BATCH_PREFIX = "synthetic"
-"""Name prefix of the generated phantom batch: the partition ``dvc.yaml`` describes."""
 
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, TypeError)
 

@@ -9,14 +9,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.anatomy import anatomy_boxes
-from assets.lineage import (
-    BATCHES,
-    TRANSIENT_RETRY,
-    StepOutcome,
-    Upstream,
-    dvc_stages_for,
-    versioned_step,
-)
+from assets.batches import BATCHES
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 from assets.metadata import png_markdown, table_preview, value_counts
 from assets.resources import CatalogResource
 from assets.text import report_triplets

@@ -10,15 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
+from assets.batches import BATCHES
 from assets.ingestion import dicom_images
-from assets.lineage import (
-    BATCHES,
-    TRANSIENT_RETRY,
-    StepOutcome,
-    Upstream,
-    dvc_stages_for,
-    versioned_step,
-)
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 from assets.metadata import table_preview, value_counts
 from assets.resources import CatalogResource
 from cxralign.text.partitions import (

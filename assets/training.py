@@ -1,8 +1,8 @@
 """Training stage: the pre-trained image-text models (primary recipe and baselines, each seed).
 
 Each run is a separate process launched through Dagster Pipes (``python -m
-cxralign.train.pipes``, or torchrun with ``nproc_per_node`` > 1), so training can move to a GPU
-node or cluster without touching this asset; the process streams its progress to the run's log
+workflows.pipes_pretrain``, or torchrun with ``nproc_per_node`` > 1), so training can move to a
+GPU node or cluster without touching this asset; the process streams its progress to the run's log
 and reports its model directory back. Training reads every partition of the catalog.
 """
 
@@ -27,6 +27,9 @@ class PretrainConfig(PretrainSettings, dg.Config):
     """Pre-training settings; defaults and the demo time budget in
     ``cxralign.train.settings.PretrainSettings``."""
 
+
+PIPES_ENTRY_POINT = ("workflows.pipes_pretrain",)
+"""The process each run executes: the ``pretrain`` command wrapped to talk Dagster Pipes."""
 
 # What a run reads, per partition, and the asset that wrote it (for the lineage chain).
 TRAINING_INPUTS = {
@@ -67,7 +70,8 @@ def pretrained_model(
                 for seed in settings.seeds:
                     command = pretrain_command(data, model_dir(data, recipe, seed), recipe, seed,
                                                settings_file=settings_file,
-                                               nproc_per_node=settings.nproc_per_node)
+                                               nproc_per_node=settings.nproc_per_node,
+                                               entry_point=PIPES_ENTRY_POINT)
                     context.log.info(f"training {recipe} seed {seed}: {' '.join(command)}")
                     invocation = client.run(context=context, command=command)
                     runs.extend(invocation.get_custom_messages())

@@ -32,7 +32,7 @@ def materialize_pipeline():
     Batch-partitioned assets need ``partition`` (a ``batches`` key, registered here first)."""
     import dagster as dg
 
-    from assets.lineage import BATCHES
+    from assets.batches import BATCHES
     from assets.resources import CatalogResource
     from workflows.checks import ASSET_CHECKS
     from workflows.definitions import ASSETS

@@ -28,7 +28,7 @@ def materialized(tmp_path_factory):
     """The whole per-batch chain, in process, on a 4-study phantom batch."""
     import dagster as dg
 
-    from assets.lineage import BATCHES
+    from assets.batches import BATCHES
     from assets.resources import CatalogResource
     from workflows.checks import ASSET_CHECKS
     from workflows.definitions import ASSETS

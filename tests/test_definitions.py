@@ -8,8 +8,9 @@ import dagster as dg
 import pytest
 from dagster._core.errors import DagsterMaxRetriesExceededError
 
+from assets.batches import BATCHES
 from assets.ingestion import dicom_images, embedded_batch_name, incoming_studies
-from assets.lineage import BATCHES, TRANSIENT_RETRY
+from assets.lineage import TRANSIENT_RETRY
 from assets.resources import CatalogResource
 from cxralign.synthetic.settings import SynthesisSettings
 from workflows import schedules

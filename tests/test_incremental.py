@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.batches import BATCHES
 from assets.ingestion import embedded_batch_name
-from assets.lineage import BATCHES
 from assets.resources import CatalogResource
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings

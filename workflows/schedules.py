@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.lineage import BATCHES
+from assets.batches import BATCHES
 from assets.pairs import region_sentence_pairs
 from workflows.jobs import retrain_job
 

@@ -9,8 +9,8 @@ to ``.name`` then rename) and are ignored until renamed.
 
 import dagster as dg
 
+from assets.batches import BATCHES
 from assets.ingestion import dicom_images, incoming_batches
-from assets.lineage import BATCHES
 from assets.resources import CatalogResource
 from workflows.jobs import process_batch_job
 

@@ -1,12 +1,13 @@
-"""The Dagster Pipes side of a pre-training run: ``python -m cxralign.train.pipes <pretrain
-arguments>``.
+"""The Dagster Pipes side of a pre-training run: ``python -m workflows.pipes_pretrain <pretrain
+arguments>``, the process the ``pretrained_model`` asset launches (alone or under torchrun).
 
-The run is the ``pretrain`` command; this entry point only routes its progress to the
+The run is the library's ``pretrain`` command; this entry point only routes its progress to the
 orchestrator that launched it: each progress row becomes a Pipes log line (step, loss terms,
 learning rate, pairs/s), and the finished run is reported as a custom message (model directory,
-steps, seconds, final loss) that the asset gathers into its metadata. ``dagster_pipes`` is the
-only Dagster package the library touches, imported here lazily, so nothing else depends on it.
-Under torchrun only rank 0 talks to Dagster; the other ranks train silently.
+steps, seconds, final loss) that the asset gathers into its metadata. It lives with the Dagster
+wiring so the library stays free of Dagster packages; it needs only ``dagster_pipes`` (no
+``dagster``), so it can run on a GPU host that has the library and that small package. Under
+torchrun only rank 0 talks to Dagster; the other ranks train silently.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import json
 import sys
 from collections.abc import Sequence
 
+from dagster_pipes import open_dagster_pipes
+
 from cxralign.train.commands import add_pretrain_arguments, is_main_process, run_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cxralign.train.pipes")
+    parser = argparse.ArgumentParser(prog="python -m workflows.pipes_pretrain")
     add_pretrain_arguments(parser)
     args = parser.parse_args(argv)
     if not is_main_process():
         run_from_args(args)
         return 0
-
-    from dagster_pipes import open_dagster_pipes
 
     with open_dagster_pipes() as pipes:
         result = run_from_args(args, lambda row: pipes.log.info(json.dumps(row, default=str)))
