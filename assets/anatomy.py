@@ -30,6 +30,7 @@ class AnatomyDetectorConfig(AnatomySettings, dg.Config):
 
     coco_annotations: str = Field(default="", description="COCO box file (e.g. lung boxes); empty = none.")
     coco_images: str = Field(default="", description="Folder of the COCO file's images.")
+    coco_masks: str = Field(default="", description="Folder of lung masks named like the COCO images; empty = none.")
     imagenome_scene_graphs: str = Field(default="", description="Chest ImaGenome scene-graph folder; empty = none.")
     imagenome_images: str = Field(default="", description="Folder of the scene graphs' images.")
 
@@ -41,7 +42,8 @@ class AnatomyBoxesConfig(AnatomySettings, dg.Config):
 def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
     sources = []
     if config.coco_annotations:
-        sources.append(coco_source(Path(config.coco_annotations), Path(config.coco_images)))
+        masks = Path(config.coco_masks) if config.coco_masks else None
+        sources.append(coco_source(Path(config.coco_annotations), Path(config.coco_images), masks))
     if config.imagenome_scene_graphs:
         sources.append(
             imagenome_source(Path(config.imagenome_scene_graphs), Path(config.imagenome_images))

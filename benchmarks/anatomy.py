@@ -1,13 +1,15 @@
 """Region detector on real radiographs: patient-grouped cross-validation of the lung boxes.
 
 Data: ``../shared/data/covid_lung_boxes`` (163 real PA/AP radiographs, radiologist boxes for
-both lungs, COCO). Folds group images by ``metadata.patientid`` so no patient is in both a
+both lungs, COCO; lung masks, used by training as ``anatomy train --masks`` uses them). Folds group images by ``metadata.patientid`` so no patient is in both a
 training and a test fold. Per fold, the detector is trained exactly as ``train_detector``
 trains it (the fold's real boxes plus phantom radiographs, same augmentation and loss, for
 ``--steps`` steps), and the atlas is fit on the same training images. Reported per lung (IoU
 with the radiologist box on the held-out fold): mean, median and share >= 0.5, for
 
-- ``detector``: the network's boxes (flip-averaged, as ``Detector.predict`` returns them);
+- ``detector``: the network's boxes as ``Detector.predict`` returns them (flip-averaged, lung
+  boxes refined with the predicted lung mask);
+- ``detector, no lung refinement``: the same network's edge-profile boxes alone;
 - ``detector, no flip average``: the same network on the image alone;
 - ``pipeline``: what the ``boxes`` table holds (detector where its score >= min_score,
   atlas elsewhere);
@@ -21,6 +23,8 @@ Also timed: training seconds per fold, and inference images/s (``Detector.predic
 shared, and two threads contending with other processes were 5x slower than one here);
 ``--jobs`` folds train at once in separate processes (their seconds then include waiting for
 the CPU). ``--steps`` defaults to what ``anatomy train`` would run on a fold's images.
+``--set KEY=VALUE`` (repeatable) overrides an ``AnatomySettings`` field, e.g.
+``--set lung_mask_weight=0`` for boxes alone.
 Run: ``python benchmarks/anatomy.py [--folds 5] [--steps N] [--threads 1] [--jobs 1]``; writes the
 tables to ``benchmarks/.work/RESULTS-anatomy.md`` for copying into ``benchmarks/RESULTS.md``. ``--write-default-atlas`` instead rebuilds the packaged
 atlas (all real boxes + the phantoms).
@@ -42,13 +46,13 @@ import torch
 
 from cxralign.anatomy.atlas import DEFAULT_ATLAS, LUNGS
 from cxralign.anatomy.dataset import GoldArrays, stage_source
-from cxralign.anatomy.detector import Detector, DetectorConfig
+from cxralign.anatomy.detector import Detector
 from cxralign.anatomy.geometry import REGION_INDEX, box_iou, content_extent
 from cxralign.anatomy.locate import locate
 from cxralign.anatomy.model import RegionDetectorNet
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import coco_source, phantom_source
-from cxralign.anatomy.train import default_steps, fit_network, layout_atlas
+from cxralign.anatomy.train import default_steps, detector_config, fit_network, layout_atlas
 from cxralign.io.ingest import IngestSettings
 from cxralign.synthetic import synthesize
 
@@ -97,15 +101,18 @@ def main() -> None:
                         "settings.epochs passes over the fold's training images + phantoms)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fold")
     parser.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an AnatomySettings field (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".work" / "RESULTS-anatomy.md")
     parser.add_argument("--write-default-atlas", action="store_true",
                         help="only rebuild the packaged atlas from all real boxes + phantoms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    settings = AnatomySettings()
+    settings = AnatomySettings(**dict(item.split("=", 1) for item in args.set))
     side = IngestSettings().image_size
 
-    real = stage_source(coco_source(DATA / "annotations.json", DATA / "images"), side, 2)
+    gold = coco_source(DATA / "annotations.json", DATA / "images", DATA / "lung_masks")
+    real = stage_source(gold, side, 2)
     with tempfile.TemporaryDirectory() as scratch:
         synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=2)
         phantoms = stage_source(phantom_source(Path(scratch)), side, 2)
@@ -115,8 +122,8 @@ def main() -> None:
     fold = patient_folds(real.groups, args.folds, settings.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
-    methods = ("detector", "detector, no flip average", "pipeline", "atlas alone",
-               "average lung box")
+    methods = ("detector", "detector, no lung refinement", "detector, no flip average",
+               "pipeline", "atlas alone", "average lung box")
     results = {method: {name: [] for name in LUNGS} for method in methods}
     splits = [(real.subset(np.flatnonzero(fold != k)), real.subset(np.flatnonzero(fold == k)))
               for k in range(args.folds)]
@@ -128,8 +135,8 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
         trained = list(pool.map(_train_fold, jobs))
     train_seconds, speeds = [seconds for _, seconds in trained], []
-    config = DetectorConfig.from_settings(settings)
     for k, ((train, test), (state, seconds)) in enumerate(zip(splits, trained, strict=True)):
+        config = detector_config([train], settings)
         net = RegionDetectorNet(settings.backbone)
         net.load_state_dict(state)
         torch.save(state, args.out.parent / f"anatomy-fold-{k}.pt")  # for later inference studies
@@ -140,9 +147,11 @@ def main() -> None:
         predicted = detector.predict(test.images)
         speeds.append(len(images) / (time.perf_counter() - started))
         single = Detector(net, replace(config, flip_average=False), atlas).predict(test.images)
+        boxes_alone = Detector(net, replace(config, lung_mask_offsets=None), atlas)
         average = [atlas.average_lungs(*content_extent(image)) for image in images]
         outputs = {
             "detector": predicted,
+            "detector, no lung refinement": boxes_alone.predict(test.images),
             "detector, no flip average": single,
             "pipeline": locate(images, detector, settings.min_score),
             "atlas alone": [atlas.boxes(image) for image in images],
@@ -167,7 +176,7 @@ def write_results(args, settings, results, train_seconds, steps, speeds, real_co
         f"{args.folds} folds grouped by patient; each fold's detector trained on the other folds' "
         f"real boxes + {phantom_count} phantom radiographs for {described} steps "
         f"(batch {settings.batch_size}, {settings.backbone} from random init, input "
-        f"{settings.input_size} px). Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 "
+        f"{settings.input_size} px, lung-mask loss weight {settings.lung_mask_weight}). Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 "
         f"on >= {TARGET_SHARE:.0%} of images.",
         "",
         "| method | lung | mean IoU | median IoU | share IoU >= 0.5 |",
@@ -187,7 +196,8 @@ def write_results(args, settings, results, train_seconds, steps, speeds, real_co
         "",
         f"Reproduce: `python benchmarks/anatomy.py --folds {args.folds}"
         + (f" --steps {args.steps}" if args.steps else "")
-        + f" --threads {args.threads} --jobs {args.jobs}`.",
+        + f" --threads {args.threads} --jobs {args.jobs}"
+        + "".join(f" --set {item}" for item in args.set) + "`.",
     ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,16 @@ is the patient's right, so ``right X`` and ``left X`` swap, and regions with no 
 Rotated boxes are re-boxed as the ellipse inscribed in the box would be (an anatomical
 structure is rounded, not a rectangle): half-widths ``sqrt((w cos)^2 + (h sin)^2)``, which
 does not inflate the box the way rotating its corners would.
+
+Label maps (a lung mask) travel with the pixels through every geometric step, crop included,
+and skip the photometric ones: they say where anatomy is, not how it was exposed.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +51,16 @@ class AugmentRanges:
         return AugmentRanges(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
+class AugmentedBatch(NamedTuple):
+    """``pixels`` (B, 1, out, out) in [0, 1], ``boxes`` (B, R, 4), ``mask`` (B, R) and, when
+    label maps were given, ``label_maps`` (B, C, out, out) in [0, 1]."""
+
+    pixels: torch.Tensor
+    boxes: torch.Tensor
+    mask: torch.Tensor
+    label_maps: torch.Tensor | None
+
+
 def flip_labels(boxes: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Boxes and mask of horizontally mirrored images (``(B, R, 4)`` in [0, 1], ``(B, R)``):
     coordinates mirrored, lateral labels swapped, unpaired regions masked."""
@@ -65,15 +79,19 @@ def augment(
     out_size: int,
     ranges: AugmentRanges,
     generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    label_maps: torch.Tensor | None = None,
+) -> AugmentedBatch:
     """Augment a batch: ``images`` (B, S, S) uint8, ``boxes`` (B, R, 4) normalised to the
-    square, ``mask`` (B, R) -> (float images (B, 1, out, out) in [0, 1], boxes, mask)."""
+    square, ``mask`` (B, R), optional ``label_maps`` (B, C, S, S) uint8 in the images' frame.
+    The random draws do not depend on whether label maps are given."""
     batch = images.shape[0]
 
     def uniform(spread: float) -> torch.Tensor:
         return (torch.rand(batch, generator=generator) * 2 - 1) * spread
 
     pixels = images.float().unsqueeze(1) / 255.0
+    if label_maps is not None:  # geometry moves them with the pixels as extra channels
+        pixels = torch.cat((pixels, label_maps.float() / 255.0), dim=1)
     flip = torch.rand(batch, generator=generator) < ranges.flip_probability
     pixels = torch.where(flip[:, None, None, None], pixels.flip(-1), pixels)
     flipped_boxes, flipped_mask = flip_labels(boxes, mask)
@@ -94,7 +112,7 @@ def augment(
     inverse = torch.linalg.inv(forward)
     # grid_sample works in [-1, 1] coordinates: u = 2p - 1, so the same linear part applies.
     theta = torch.cat((inverse, (-inverse @ (2 * shift).unsqueeze(-1))), dim=2)
-    grid = F.affine_grid(theta, [batch, 1, out_size, out_size], align_corners=False)
+    grid = F.affine_grid(theta, [batch, pixels.shape[1], out_size, out_size], align_corners=False)
     pixels = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     centre = (boxes[..., :2] + boxes[..., 2:]) / 2 - 0.5
@@ -113,7 +131,8 @@ def augment(
     visible = _area(clipped) / _area(boxes).clamp_min(1e-9)
     mask = mask & (visible >= MIN_VISIBLE_FRACTION)
     boxes = torch.where(mask[..., None], clipped, boxes)
-    return _photometric(pixels, ranges, generator), boxes, mask
+    maps = pixels[:, 1:] if label_maps is not None else None
+    return AugmentedBatch(_photometric(pixels[:, :1], ranges, generator), boxes, mask, maps)
 
 
 def _area(boxes: torch.Tensor) -> torch.Tensor:

@@ -32,13 +32,16 @@ def _train(args: argparse.Namespace) -> int:
     if (args.coco or args.imagenome) and args.images is None:
         print("error: --images is required with --coco or --imagenome", file=sys.stderr)
         return 2
+    if args.masks and not args.coco:
+        print("error: --masks goes with --coco (the masks of its images)", file=sys.stderr)
+        return 2
     overrides = {"synthetic_studies": args.synthetic, "epochs": args.epochs,
                  "input_size": args.input_size, "seed": args.seed,
                  "pretrained_path": args.pretrained_path, "backbone": args.backbone}
     settings = AnatomySettings(**{k: v for k, v in overrides.items() if v is not None})
     sources = []
     if args.coco:
-        sources.append(coco_source(args.coco, args.images))
+        sources.append(coco_source(args.coco, args.images, args.masks))
     if args.imagenome:
         sources.append(imagenome_source(args.imagenome, args.images))
     if not sources and not settings.synthetic_studies:
@@ -138,6 +141,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--coco", type=Path, help="COCO annotations JSON")
     train.add_argument("--images", type=Path, help="folder holding the annotated images")
+    train.add_argument("--masks", type=Path,
+                       help="folder of binary lung masks named like the COCO images (optional; "
+                       "a dense training signal that improves the lung boxes)")
     train.add_argument("--imagenome", type=Path, help="folder of Chest ImaGenome scene graphs")
     train.add_argument("--out", type=Path, required=True, help="model directory to write")
     train.add_argument("--synthetic", type=int,

@@ -3,7 +3,8 @@
 Training and inference must see identical pixels, so each gold image is decoded and staged by
 ``cxralign.io.dicom.load_dicom`` / ``cxralign.io.raster.load_raster`` exactly as ingestion
 would (same windowing, same top-left anchored ``S x S`` square). Boxes are then mapped with the
-staged scale and normalised by ``S``: ``(original * scale) / S``.
+staged scale and normalised by ``S``: ``(original * scale) / S``; a lung mask is resampled and
+padded exactly as its image's pixels, so mask, image and boxes stay in one frame.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
+from PIL import Image
 
 from cxralign.anatomy.geometry import REGION_INDEX
 from cxralign.anatomy.sources import GoldImage, TrainingSource
 from cxralign.io.dicom import load_dicom
 from cxralign.io.ingest import IngestSettings
 from cxralign.io.layouts import is_raster
-from cxralign.io.preprocess import LoadedImage
+from cxralign.io.preprocess import LoadedImage, resample, to_staged
 from cxralign.io.raster import load_raster
 from cxralign.io.rejections import Rejection
 from cxralign.vocabulary import REGIONS
@@ -32,13 +35,16 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class GoldArrays:
     """Staged gold images: ``images`` (n, S, S) uint8, ``boxes`` (n, 29, 4) float32 normalised
-    by S, ``mask`` (n, 29) bool (region annotated), ``groups`` and ``names`` per image."""
+    by S, ``mask`` (n, 29) bool (region annotated), ``groups`` and ``names`` per image,
+    ``lung_masks`` (n, S, S) uint8 (255 = lung; zeros where ``has_lung_mask`` is False)."""
 
     images: np.ndarray
     boxes: np.ndarray
     mask: np.ndarray
     groups: tuple[str, ...]
     names: tuple[str, ...]
+    lung_masks: np.ndarray
+    has_lung_mask: np.ndarray
 
     def __len__(self) -> int:
         return len(self.images)
@@ -49,6 +55,7 @@ class GoldArrays:
             images=self.images[indices], boxes=self.boxes[indices], mask=self.mask[indices],
             groups=tuple(self.groups[i] for i in indices),
             names=tuple(self.names[i] for i in indices),
+            lung_masks=self.lung_masks[indices], has_lung_mask=self.has_lung_mask[indices],
         )
 
     @staticmethod
@@ -59,6 +66,8 @@ class GoldArrays:
             mask=np.concatenate([p.mask for p in parts]),
             groups=tuple(g for p in parts for g in p.groups),
             names=tuple(n for p in parts for n in p.names),
+            lung_masks=np.concatenate([p.lung_masks for p in parts]),
+            has_lung_mask=np.concatenate([p.has_lung_mask for p in parts]),
         )
 
 
@@ -70,7 +79,31 @@ def load_image(path: Path, size: int) -> LoadedImage:
     return load_dicom(path, size, limits.min_side, limits.max_side)
 
 
-def _stage_one(args: tuple[GoldImage, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+MASK_ASPECT_TOLERANCE: Final = 0.01
+
+
+def stage_lung_mask(path: Path, rows: int, columns: int, size: int) -> np.ndarray:
+    """A binary mask file staged like an image of ``rows x columns``: first brought to that
+    frame (some mask files are stored at another resolution than their image), then resampled
+    and padded exactly as the image's pixels; the result is a soft uint8 mask. A mask of
+    another shape than its image (a different crop of the figure) cannot be placed and raises
+    ``ValueError``."""
+    with Image.open(path) as file:
+        mask = file.convert("L")
+        mask_columns, mask_rows = mask.size
+        if abs(mask_columns * rows / (mask_rows * columns) - 1) > MASK_ASPECT_TOLERANCE:
+            raise ValueError(f"mask is {mask_columns}x{mask_rows}, a different shape from its "
+                             f"{columns}x{rows} image")
+        if mask.size != (columns, rows):
+            mask = mask.resize((columns, rows), Image.Resampling.NEAREST)
+        binary = (np.asarray(mask) > 127).astype(np.float32)
+    return to_staged(np.clip(resample(binary, size), 0.0, 1.0), size)
+
+
+StagedGold = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def _stage_one(args: tuple[GoldImage, int]) -> StagedGold | str:
     gold, size = args
     try:
         loaded = load_image(gold.path, size)
@@ -81,7 +114,13 @@ def _stage_one(args: tuple[GoldImage, int]) -> tuple[np.ndarray, np.ndarray, np.
     for region, box in gold.boxes.items():
         boxes[REGION_INDEX[region]] = np.asarray(box) * loaded.scale / size
         mask[REGION_INDEX[region]] = True
-    return loaded.staged, boxes, mask
+    lung_mask = None
+    if gold.lung_mask is not None:
+        try:
+            lung_mask = stage_lung_mask(gold.lung_mask, loaded.rows, loaded.columns, size)
+        except (OSError, ValueError) as error:  # a bad mask costs the mask, not the image
+            logger.warning("%s: lung mask skipped (%s)", gold.lung_mask.name, error)
+    return loaded.staged, boxes, mask, lung_mask
 
 
 def stage_source(source: TrainingSource, size: int, workers: int = 1) -> GoldArrays:
@@ -101,10 +140,20 @@ def stage_source(source: TrainingSource, size: int, workers: int = 1) -> GoldArr
         if isinstance(result, str):
             logger.warning("%s: gold image skipped (%s)", source.name, result)
     staged = [results[i] for i in kept]
+    if not staged:
+        return GoldArrays(
+            images=np.zeros((0, size, size), np.uint8),
+            boxes=np.zeros((0, len(REGIONS), 4), np.float32),
+            mask=np.zeros((0, len(REGIONS)), bool), groups=(), names=(),
+            lung_masks=np.zeros((0, size, size), np.uint8), has_lung_mask=np.zeros(0, bool),
+        )
+    empty = np.zeros((size, size), np.uint8)
     return GoldArrays(
-        images=np.stack([r[0] for r in staged]) if staged else np.zeros((0, size, size), np.uint8),
-        boxes=np.stack([r[1] for r in staged]) if staged else np.zeros((0, len(REGIONS), 4), np.float32),
-        mask=np.stack([r[2] for r in staged]) if staged else np.zeros((0, len(REGIONS)), bool),
+        images=np.stack([r[0] for r in staged]),
+        boxes=np.stack([r[1] for r in staged]),
+        mask=np.stack([r[2] for r in staged]),
         groups=tuple(source.images[i].group for i in kept),
         names=tuple(source.images[i].path.name for i in kept),
+        lung_masks=np.stack([empty if r[3] is None else r[3] for r in staged]),
+        has_lung_mask=np.array([r[3] is not None for r in staged], dtype=bool),
     )

@@ -2,7 +2,8 @@
 
 Model directory (no pickled classes, so any later version of this code can read it):
 - ``weights.pt``: the network's state dict (tensors only; loaded with ``weights_only=True``);
-- ``config.json``: backbone, input size, region names in output order, pixel normalisation;
+- ``config.json``: backbone, input size, region names in output order, pixel normalisation,
+  and the lung mask-to-box offsets (absent: the lung boxes are the detector's alone);
 - ``atlas.json``: the canonical region layout used for the fallback (see ``atlas``).
 """
 
@@ -21,7 +22,8 @@ import torch.nn.functional as F
 from cxralign.anatomy.atlas import Atlas
 from cxralign.anatomy.augment import flip_labels
 from cxralign.anatomy.geometry import LATERAL, MIRROR_PERMUTATION, RegionBoxes
-from cxralign.anatomy.model import TRAINING_ONLY_PREFIX, RegionDetectorNet
+from cxralign.anatomy.lung_masks import LUNG_ORDER, refine_lungs
+from cxralign.anatomy.model import LUNG_DECODER_PREFIX, RegionDetectorNet
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.io.atomic import atomic_path, save_torch_atomically
 from cxralign.vocabulary import REGIONS
@@ -29,7 +31,9 @@ from cxralign.vocabulary import REGIONS
 WEIGHTS_FILE: Final = "weights.pt"
 CONFIG_FILE: Final = "config.json"
 ATLAS_FILE: Final = "atlas.json"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+READABLE_FORMATS: Final = (1, 2)
+"""Format 1 (before the lung decoder) still loads; it predicts without lung refinement."""
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
 PREDICT_BATCH: Final = 32
 
@@ -44,6 +48,9 @@ class DetectorConfig:
     pixel_mean: float = PIXEL_MEAN
     pixel_std: float = PIXEL_STD
     flip_average: bool = True
+    lung_mask_offsets: tuple[tuple[float, ...], ...] | None = None
+    """Per lung (right, left), the median offset of a mask box's edges from the gold box's, as
+    fractions of the mask box (``lung_masks.fit_mask_offsets``); None = no lung refinement."""
     format_version: int = FORMAT_VERSION
 
     @staticmethod
@@ -56,9 +63,13 @@ class DetectorConfig:
     @staticmethod
     def from_json(text: str) -> DetectorConfig:
         data = json.loads(text)
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in READABLE_FORMATS:
             raise ValueError(f"unsupported detector format {data.get('format_version')}")
-        return DetectorConfig(**{**data, "regions": tuple(data["regions"])})
+        offsets = data.get("lung_mask_offsets")
+        return DetectorConfig(**{
+            **data, "regions": tuple(data["regions"]),
+            "lung_mask_offsets": tuple(map(tuple, offsets)) if offsets is not None else None,
+        })
 
 
 def normalise(pixels: torch.Tensor, config: DetectorConfig) -> torch.Tensor:
@@ -100,9 +111,7 @@ class Detector:
     def save(self, model_dir: Path) -> None:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        state = {key: value for key, value in self.net.state_dict().items()
-                 if not key.startswith(TRAINING_ONLY_PREFIX)}
-        save_torch_atomically(state, model_dir / WEIGHTS_FILE)
+        save_torch_atomically(self.net.state_dict(), model_dir / WEIGHTS_FILE)
         with atomic_path(model_dir / CONFIG_FILE) as tmp:
             tmp.write_text(self.config.to_json(), encoding="utf-8")
         self.atlas.save(model_dir / ATLAS_FILE)
@@ -115,29 +124,45 @@ class Detector:
         for start in range(0, len(images), PREDICT_BATCH):
             chunk = [square(np.asarray(image)) for image in images[start : start + PREDICT_BATCH]]
             pixels = torch.cat([to_input(image, self.config.input_size) for image in chunk])
-            boxes, scores = self._forward(normalise(pixels, self.config))
-            for image, image_boxes, image_scores in zip(chunk, boxes, scores, strict=True):
+            boxes, scores, lung_logits = self._forward(normalise(pixels, self.config))
+            for image, image_boxes, image_scores, logits in zip(
+                chunk, boxes, scores, lung_logits, strict=True
+            ):
                 side = image.shape[0]
+                image_boxes = image_boxes * side
+                if self.config.lung_mask_offsets is not None:
+                    self._refine_lungs(image_boxes, logits, side)
                 results.append({
-                    region: (*(float(v) * side for v in box), float(score))
+                    region: (*(float(v) for v in box), float(score))
                     for region, box, score in zip(self.config.regions, image_boxes, image_scores,
                                                   strict=True)
                 })
         return results
 
-    def _forward(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (normalised) and scores; with ``flip_average`` the lateral regions are the
-        mean of the image's and its mirror's prediction (mirrored back, labels swapped), which
-        cancels part of the network's left/right asymmetric error at twice the cost."""
-        boxes, logits = self.net(x)
+    def _refine_lungs(self, boxes: np.ndarray, lung_logits: torch.Tensor, side: int) -> None:
+        """Replace the lung rows of ``boxes`` (one image, in its pixels) in place by their
+        mask refinement; ``lung_logits`` (1, h, w) cover the same square."""
+        lung = F.interpolate(lung_logits[None], size=(side, side), mode="bilinear",
+                             align_corners=False)[0, 0] > 0  # logit 0 = probability 0.5
+        rows = [self.config.regions.index(name) for name in LUNG_ORDER]
+        offsets = np.asarray(self.config.lung_mask_offsets)
+        boxes[rows] = refine_lungs([boxes[row].copy() for row in rows], lung.numpy(), offsets)
+
+    def _forward(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """Boxes (normalised), scores and lung logits; with ``flip_average`` the lateral
+        regions and the lung logits are the mean of the image's and its mirror's prediction
+        (mirrored back, labels swapped), which cancels part of the network's left/right
+        asymmetric error at twice the cost."""
+        boxes, logits, lung_logits = self.net(x)
         if self.config.flip_average:
-            mirrored_boxes, mirrored_logits = self.net(x.flip(-1))
+            mirrored_boxes, mirrored_logits, mirrored_lungs = self.net(x.flip(-1))
             lateral = torch.as_tensor(LATERAL)
             back_boxes, _ = flip_labels(mirrored_boxes, torch.ones_like(lateral).expand(len(x), -1))
             back_logits = mirrored_logits[:, torch.as_tensor(MIRROR_PERMUTATION)]
             boxes = torch.where(lateral[None, :, None], (boxes + back_boxes) / 2, boxes)
             logits = torch.where(lateral[None], (logits + back_logits) / 2, logits)
-        return boxes.numpy(), logits.sigmoid().numpy()
+            lung_logits = (lung_logits + mirrored_lungs.flip(-1)) / 2
+        return boxes.numpy(), logits.sigmoid().numpy(), lung_logits
 
 
 def load_detector(model_dir: Path) -> Detector:
@@ -147,7 +172,8 @@ def load_detector(model_dir: Path) -> Detector:
     net = RegionDetectorNet(config.backbone, len(config.regions))
     state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     missing, unexpected = net.load_state_dict(state, strict=False)
-    missing = [key for key in missing if not key.startswith(TRAINING_ONLY_PREFIX)]
+    if config.lung_mask_offsets is None:  # format 1 has no lung decoder; none is used
+        missing = [key for key in missing if not key.startswith(LUNG_DECODER_PREFIX)]
     if missing or unexpected:
         raise ValueError(f"{model_dir / WEIGHTS_FILE} does not fit {config.backbone}: "
                          f"missing {missing[:5]}, unexpected {unexpected[:5]}")

@@ -28,9 +28,10 @@ class AnatomySettings(BaseModel):
     )
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
-    interior_weight: float = Field(
-        default=0.0, ge=0,
-        description="Weight of the auxiliary per-cell 'inside the box' loss (training only).",
+    lung_mask_weight: float = Field(
+        default=1.0, ge=0,
+        description="Weight of the auxiliary lung segmentation loss on images whose source "
+        "has lung masks (training only; 0 = boxes alone).",
     )
     min_score: float = Field(
         default=0.5, ge=0,

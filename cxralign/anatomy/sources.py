@@ -6,7 +6,9 @@ patient) so evaluations can split without leaking a patient across folds. A regi
 does not annotate is simply absent from its boxes; the trainer masks it out of the loss.
 
 - ``coco_source``: COCO detection JSON (``bbox = [x, y, width, height]``), category names
-  matched to region names case-insensitively (``Right Lung`` -> ``right lung``).
+  matched to region names case-insensitively (``Right Lung`` -> ``right lung``); optionally a
+  folder of binary lung masks named like the images (e.g. the V7 masks of the COVID lung-box
+  set), a dense training signal the boxes alone do not give.
 - ``imagenome_source``: Chest ImaGenome scene graphs (``objects[].bbox_name`` and
   ``original_x1..original_y2``), images found by DICOM id anywhere under ``images_dir``.
 - ``phantom_source``: a ``cxralign.synthetic.synthesize`` folder (all 29 regions per image).
@@ -31,11 +33,13 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class GoldImage:
-    """One image file and its gold boxes (region -> box in original pixels)."""
+    """One image file, its gold boxes (region -> box in original pixels) and, when the source
+    has one, a binary mask of both lungs in the same frame as the image."""
 
     path: Path
     boxes: dict[str, Box]
     group: str
+    lung_mask: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,13 @@ class TrainingSource:
         return {region for image in self.images for region in image.boxes}
 
 
-def coco_source(annotations_json: Path, images_dir: Path) -> TrainingSource:
+def coco_source(
+    annotations_json: Path, images_dir: Path, masks_dir: Path | None = None
+) -> TrainingSource:
     """Gold boxes from a COCO detection file; unknown categories and uncategorised boxes are
-    skipped with a warning (a box without a name cannot be taught)."""
+    skipped with a warning (a box without a name cannot be taught). With ``masks_dir``, each
+    image's lung mask is the file of the same name there (an image without one is counted in
+    a warning and trains on its boxes alone)."""
     data = json.loads(Path(annotations_json).read_text(encoding="utf-8"))
     category_region: dict[int, str] = {}
     for category in data.get("categories", []):
@@ -78,11 +86,24 @@ def coco_source(annotations_json: Path, images_dir: Path) -> TrainingSource:
             path=Path(images_dir) / entry["file_name"],
             boxes=boxes[entry["id"]],
             group=str((entry.get("metadata") or {}).get("patientid") or entry["file_name"]),
+            lung_mask=_mask_file(masks_dir, entry["file_name"]),
         )
         for entry in data.get("images", [])
         if entry["id"] in boxes
     )
+    if masks_dir is not None:
+        unmasked = sum(image.lung_mask is None for image in images)
+        if unmasked:
+            logger.warning("%d of %d COCO images have no lung mask in %s", unmasked,
+                           len(images), masks_dir)
     return TrainingSource(name=f"coco:{Path(annotations_json).name}", images=images)
+
+
+def _mask_file(masks_dir: Path | None, file_name: str) -> Path | None:
+    if masks_dir is None:
+        return None
+    path = Path(masks_dir) / file_name
+    return path if path.is_file() else None
 
 
 def imagenome_source(scene_graph_dir: Path, images_dir: Path) -> TrainingSource:

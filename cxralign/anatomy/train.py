@@ -6,9 +6,12 @@ phantoms teach the layout of all 29 regions, the real boxes teach what real lung
 A region a source does not annotate is masked out of the loss. Per region the loss is
 ``5 * L1 + 2 * GIoU`` on the box (normalised coordinates) plus a binary cross-entropy teaching
 the score head the IoU the box actually reached; each image weighs the same whatever its
-number of annotated regions. ``settings.interior_weight`` adds an optional dense auxiliary
-loss (every feature cell: inside each gold box or not); it is off by default because it has
-not yet been cross-validated (``benchmarks/RESULTS.md``, anatomy notes).
+number of annotated regions. Images whose source has lung masks add
+``settings.lung_mask_weight`` x a per-cell lung segmentation loss: ~130 radiologist boxes are
+8 numbers each, a mask supervises every cell with where the lungs really are. The trained
+lung decoder then refines the lung boxes at inference, with the mask-to-box offsets fitted
+here on the training images (``lung_masks``); both raised the cross-validated lung IoU
+(``benchmarks/RESULTS.md``, anatomy).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,7 @@ from cxralign.anatomy.atlas import Atlas, default_atlas, fit_atlas
 from cxralign.anatomy.augment import AugmentRanges, augment
 from cxralign.anatomy.dataset import GoldArrays, stage_source
 from cxralign.anatomy.detector import Detector, DetectorConfig, normalise, to_input
+from cxralign.anatomy.lung_masks import fit_mask_offsets
 from cxralign.anatomy.model import RegionDetectorNet, check_pretrained_path
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import TrainingSource, phantom_source
@@ -90,7 +94,7 @@ def train_detector(
 
     net, losses = fit_network([p for p in parts.values() if len(p)], settings, say=say)
     atlas = layout_atlas(real, phantoms)
-    Detector(net, DetectorConfig.from_settings(settings), atlas).save(out_dir)
+    Detector(net, detector_config(real, settings), atlas).save(out_dir)
     seconds = time.perf_counter() - started
     window = max(1, len(losses) // 10)
     return TrainReport(
@@ -116,6 +120,17 @@ def _phantoms(
     with tempfile.TemporaryDirectory(prefix="cxralign-phantoms-") as scratch:
         synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=workers)
         return stage_source(phantom_source(Path(scratch)), size, workers)
+
+
+def detector_config(real: list[GoldArrays], settings: AnatomySettings) -> DetectorConfig:
+    """The saved config: with the lung-box offsets of the real images' masks when the network
+    learned lungs from masks (else the lung decoder is untrained and not used)."""
+    config = DetectorConfig.from_settings(settings)
+    masked = [part for part in real if part.has_lung_mask.any()]
+    if not settings.lung_mask_weight or not masked:
+        return config
+    offsets = fit_mask_offsets(GoldArrays.concatenate(masked))
+    return replace(config, lung_mask_offsets=tuple(tuple(float(v) for v in row) for row in offsets))
 
 
 def layout_atlas(real: list[GoldArrays], phantoms: GoldArrays | None) -> Atlas:
@@ -148,20 +163,24 @@ def fit_network(
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=settings.lr, total_steps=total, pct_start=WARMUP_FRACTION)
-    # Resized once, as inference resizes; augmentation then resamples at (about) 1:1.
-    images = (to_input(gold.images, settings.input_size)[:, 0] * 255).round().to(torch.uint8)
+    images = _resized(gold.images, settings.input_size)
+    lung_masks = _resized(gold.lung_masks, settings.input_size)[:, None]
+    has_lung_mask = torch.from_numpy(gold.has_lung_mask)
+    learn_masks = bool(settings.lung_mask_weight) and bool(has_lung_mask.any())
     boxes, mask = torch.from_numpy(gold.boxes), torch.from_numpy(gold.mask)
     config = DetectorConfig.from_settings(settings)
     losses: list[float] = []
     net.train()
     for step in range(total):
         batch = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator)
-        x, target, valid = augment(images[batch], boxes[batch], mask[batch],
-                                   settings.input_size, ranges, generator)
-        predicted, score_logits, interior = net.forward_train(normalise(x, config))
+        x, target, valid, maps = augment(images[batch], boxes[batch], mask[batch],
+                                         settings.input_size, ranges, generator,
+                                         lung_masks[batch] if learn_masks else None)
+        predicted, score_logits, lung_logits = net(normalise(x, config))
         loss = region_loss(predicted, score_logits, target, valid)
-        if settings.interior_weight:
-            loss = loss + settings.interior_weight * interior_loss(interior, target, valid)
+        if maps is not None:
+            loss = loss + settings.lung_mask_weight * lung_mask_loss(
+                lung_logits, maps, has_lung_mask[batch])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -170,6 +189,12 @@ def fit_network(
         if (step + 1) % 50 == 0 or step + 1 == total:
             say(f"step {step + 1}/{total}: loss {np.mean(losses[-50:]):.4f}")
     return net.eval(), losses
+
+
+def _resized(arrays: np.ndarray, size: int) -> torch.Tensor:
+    """Staged uint8 ``(n, S, S)`` arrays resized once to the network input, as inference
+    resizes; augmentation then resamples them at (about) 1:1."""
+    return (to_input(arrays, size)[:, 0] * 255).round().to(torch.uint8)
 
 
 def default_steps(images: int, settings: AnatomySettings) -> int:
@@ -194,20 +219,14 @@ def region_loss(
     return per_image[annotated].mean() if annotated.any() else per_region.sum() * 0
 
 
-def interior_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of the per-cell "inside region r's box" logits ``(B, R, h, w)``
-    against the gold boxes, over annotated regions only: a dense signal for every cell of the
-    feature map, where the box losses reach the features only through four edge profiles."""
-    height, width = logits.shape[-2:]
-    ys = (torch.arange(height, dtype=target.dtype) + 0.5) / height
-    xs = (torch.arange(width, dtype=target.dtype) + 0.5) / width
-    inside_x = (xs >= target[..., 0:1]) & (xs < target[..., 2:3])  # (B, R, w)
-    inside_y = (ys >= target[..., 1:2]) & (ys < target[..., 3:4])  # (B, R, h)
-    inside = (inside_y.unsqueeze(-1) & inside_x.unsqueeze(-2)).to(logits.dtype)
-    per_cell = F.binary_cross_entropy_with_logits(logits, inside, reduction="none")
-    per_region = per_cell.mean(dim=(-2, -1))
-    weights = valid.to(logits.dtype)
-    return (per_region * weights).sum() / weights.sum().clamp_min(1)
+def lung_mask_loss(logits: torch.Tensor, masks: torch.Tensor, has_mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the lung logits ``(B, 1, h, w)`` against the augmented masks
+    ``(B, 1, H, W)`` in [0, 1], area-averaged onto the logit grid (a cell half inside the
+    lung is taught 0.5), over the images that have a mask (``has_mask`` (B,) bool)."""
+    target = F.adaptive_avg_pool2d(masks, logits.shape[-2:])
+    per_image = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2, 3))
+    weights = has_mask.to(logits.dtype)
+    return (per_image * weights).sum() / weights.sum().clamp_min(1)
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 
 import numpy as np
@@ -13,6 +14,7 @@ from cxralign.anatomy.atlas import atlas_boxes
 from cxralign.anatomy.commands import register
 from cxralign.anatomy.dataset import load_image
 from cxralign.anatomy.detector import load_detector
+from cxralign.anatomy.geometry import clip_box, content_extent
 from cxralign.vocabulary import REGIONS
 
 WIDE = "covid_lung_boxes/images/1-s2.0-S1341321X20301124-gr3_lrg-c.png"  # 907 x 689
@@ -71,10 +73,30 @@ def test_detect_with_model(tmp_path, shared_data, tiny_model):
     loaded = load_image(folder / "nih.png", 256)
     (predicted,) = load_detector(model_dir).predict(loaded.staged[None])
     assert {r["source"] for r in rows} == {"detector"}
-    for row in rows:
-        assert row["x2"] == pytest.approx(predicted[row["region"]][2] / loaded.scale, rel=1e-5)
+    height, width = content_extent(loaded.staged)
+    for row in rows:  # the network's box, clipped to the content with a 1 px minimum, rescaled
+        expected = clip_box(np.asarray(predicted[row["region"]][:4]), height, width)
+        assert row["x2"] == pytest.approx(expected[2] / loaded.scale, rel=1e-5)
 
 
 def test_train_command_needs_something_to_learn_from(tmp_path, capsys):
     assert run(["anatomy", "train", "--out", str(tmp_path / "m"), "--synthetic", "0"]) == 2
     assert "nothing to train on" in capsys.readouterr().err
+
+
+def test_train_command_with_coco_boxes_and_lung_masks(tmp_path, shared_data, capsys):
+    folder = shared_data / "covid_lung_boxes"
+    coco = json.loads((folder / "annotations.json").read_text())
+    kept = {image["id"] for image in coco["images"][:8]}
+    subset = {**coco, "images": coco["images"][:8],
+              "annotations": [a for a in coco["annotations"] if a["image_id"] in kept]}
+    (tmp_path / "coco.json").write_text(json.dumps(subset))
+    model = tmp_path / "model"
+    assert run(["anatomy", "train", "--coco", str(tmp_path / "coco.json"), "--images",
+                str(folder / "images"), "--masks", str(folder / "lung_masks"), "--synthetic",
+                "0", "--epochs", "1", "--input-size", "64", "--out", str(model)]) == 0
+    assert "coco:coco.json: 8" in capsys.readouterr().out
+    assert len(json.loads((model / "config.json").read_text())["lung_mask_offsets"]) == 2
+    assert run(["anatomy", "train", "--masks", str(folder / "lung_masks"), "--out",
+                str(tmp_path / "m")]) == 2
+    assert "--masks goes with --coco" in capsys.readouterr().err

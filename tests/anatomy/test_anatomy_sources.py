@@ -68,3 +68,33 @@ def test_imagenome_scene_graphs(tmp_path, shared_data):
     assert gold.boxes == {"right lung": (100.0, 150.0, 480.0, 800.0),
                           "trachea": (480.0, 50.0, 540.0, 300.0)}
     assert gold.group == "10000001"
+
+
+def test_coco_lung_masks_are_staged_in_the_frame_of_their_image(shared_data, caplog):
+    """Every image of the lung-box set has a mask file; staged, a mask lies within the
+    radiologist's lung boxes, a mask of another shape than its image (a different crop) is
+    skipped with a warning, and an image without a usable mask trains on its boxes alone."""
+    folder = shared_data / COCO
+    source = coco_source(folder / "annotations.json", folder / "images", folder / "lung_masks")
+    assert all(image.lung_mask is not None for image in source.images)
+    other_shape = [image for image in source.images
+                   if Image.open(image.path).size != Image.open(image.lung_mask).size]
+    assert [image.path.name for image in other_shape] == ["ciaa199.pdf-001-b.png"]
+    plain = [image for image in source.images if image not in other_shape][:4]
+    with caplog.at_level(logging.WARNING):
+        arrays = stage_source(TrainingSource(source.name, tuple(other_shape + plain)), 128)
+    assert "a different shape from its 466x395 image" in caplog.text
+    assert arrays.has_lung_mask.tolist() == [False] + [True] * len(plain)
+    assert not arrays.lung_masks[0].any()
+    for boxes, valid, lung in zip(arrays.boxes[1:], arrays.mask[1:], arrays.lung_masks[1:],
+                                  strict=True):
+        in_boxes = np.zeros((128, 128), dtype=bool)
+        for index in np.flatnonzero(valid):
+            x1, y1, x2, y2 = np.round(boxes[index] * 128).astype(int)
+            in_boxes[y1:y2, x1:x2] = True
+        inside = lung > 127
+        assert inside[in_boxes].mean() > 0.5 and inside[~in_boxes].mean() < 0.03
+
+    no_masks = coco_source(folder / "annotations.json", folder / "images", folder / "images" / "x")
+    one = stage_source(TrainingSource(no_masks.name, no_masks.images[:1]), 64)
+    assert not one.has_lung_mask.any() and not one.lung_masks.any()
