@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.compute as pc
 
 from assets.resources import CatalogResource
@@ -34,3 +36,16 @@ def test_boxes_and_pairs_cover_every_image_and_pass_their_checks(tmp_path, mater
 
     metadata = result.asset_materializations_for_node("region_sentence_pairs")[0].metadata
     assert metadata["example"].value.startswith("![")
+
+
+def test_detector_asset_trains_on_real_boxes_and_lung_masks(tmp_path, materialize_pipeline,
+                                                            shared_data):
+    folder = shared_data / "covid_lung_boxes"
+    result = materialize_pipeline(tmp_path, ["anatomy_detector"], {"anatomy_detector": {
+        **TINY_DETECTOR, "synthetic_studies": 0, "coco_annotations": str(folder / "annotations.json"),
+        "coco_images": str(folder / "images"), "coco_masks": str(folder / "lung_masks"),
+    }})
+    assert result.success
+    model_dir = tmp_path / "models" / "anatomy"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert len(config["lung_mask_offsets"]) == 2  # the lung decoder learned from the masks

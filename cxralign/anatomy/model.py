@@ -29,6 +29,9 @@ from torch import nn
 from cxralign.vocabulary import REGIONS
 
 FPN_CHANNELS = 96
+UNTRAINED_SCORE_LOGIT = -2.0
+"""Initial bias of the score head: an untrained network predicts IoU ~0.12 for every box, so
+the atlas, not random boxes, fills in until training has taught the score."""
 LUNG_DECODER_CHANNELS = 48
 LUNG_DECODER_PREFIX = "lung_decoder."
 """State-dict keys of the lung decoder: model directories written before it existed (format
@@ -71,6 +74,7 @@ class RegionDetectorNet(nn.Module):
             nn.Linear(FPN_CHANNELS + 4 * regions, 128), nn.ReLU(inplace=True),
             nn.Linear(128, regions),
         )
+        nn.init.constant_(self.score[-1].bias, UNTRAINED_SCORE_LOGIT)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         batch = x.shape[0]

@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 class AnatomySettings(BaseModel):
     """How the region detector is trained and when its boxes are trusted.
 
-    The defaults (1,160 steps on 163 real + 300 phantom radiographs) trained in 11 minutes on
-    one thread of a shared 2-core CPU, from random initialisation (no weights are downloaded),
-    and infer about 46 images/s there (``benchmarks/RESULTS.md``, anatomy section).
+    The defaults (1,160 steps on 163 real radiographs with lung masks + 300 phantoms) train in
+    7.3 minutes on this project's 2-core CPU, from random initialisation (no weights are
+    downloaded), and infer about 33 images/s on one core (``benchmarks/RESULTS.md``, anatomy).
     """
 
     backbone: str = Field(
