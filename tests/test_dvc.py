@@ -234,11 +234,13 @@ def test_push_then_pull_restores_identical_files(dvc: Path, built: Built,
 @pytest.mark.slow
 def test_a_changed_param_reruns_only_the_stages_that_read_it(dvc: Path, built: Built):
     repo = built.repo
-    params = {**TINY_PARAMS, "anatomy": {**TINY_PARAMS["anatomy"], "min_score": 2.0}}
+    params = {**TINY_PARAMS, "anatomy": {**TINY_PARAMS["anatomy"], "min_score": 0.0}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"anatomy_boxes"}
     output = run(dvc, repo, "repro", "pairs")
-    # Atlas-only boxes differ from the detector's, so pairs re-runs on its changed input ...
+    # The 1-epoch detector is not trusted at the default threshold (its score is still near the
+    # untrained prior), so every box was the atlas's; trusting all of its boxes changes them,
+    # and pairs re-runs on its changed input ...
     assert _ran(output) == {"anatomy_boxes", "pairs"}
     assert json.loads(run(dvc, repo, "status", "--with-deps", "--json", "pairs")) == {}
     # ... and training and evaluation, downstream of the new pairs, are now out of date.
