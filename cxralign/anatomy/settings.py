@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 class AnatomySettings(BaseModel):
     """How the region detector is trained and when its boxes are trusted.
 
-    The defaults (1,160 steps on 163 real radiographs with lung masks + 300 phantoms) train in
-    7.3 minutes on this project's 2-core CPU, from random initialisation (no weights are
-    downloaded), and infer about 33 images/s on one core (``benchmarks/RESULTS.md``, anatomy).
+    The defaults (2,030 steps on 163 real radiographs with lung masks + 300 phantoms) train in
+    12.3 minutes on this project's 2-core CPU, from random initialisation (no weights are
+    downloaded), and infer about 50 images/s on two cores (``benchmarks/RESULTS.md``, anatomy).
     """
 
     backbone: str = Field(
@@ -23,7 +23,7 @@ class AnatomySettings(BaseModel):
         description="Side of the square the staged image is resized to for the network.",
     )
     epochs: int = Field(
-        default=40, ge=1,
+        default=70, ge=1,
         description="Passes over the training images (real and phantom together).",
     )
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")

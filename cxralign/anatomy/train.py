@@ -164,9 +164,9 @@ def fit_network(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=settings.lr, total_steps=total, pct_start=WARMUP_FRACTION)
     images = _resized(gold.images, settings.input_size)
-    lung_masks = _resized(gold.lung_masks, settings.input_size)[:, None]
     has_lung_mask = torch.from_numpy(gold.has_lung_mask)
     learn_masks = bool(settings.lung_mask_weight) and bool(has_lung_mask.any())
+    lung_masks = _resized(gold.lung_masks, settings.input_size)[:, None] if learn_masks else None
     boxes, mask = torch.from_numpy(gold.boxes), torch.from_numpy(gold.mask)
     config = DetectorConfig.from_settings(settings)
     losses: list[float] = []
@@ -175,7 +175,7 @@ def fit_network(
         batch = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator)
         x, target, valid, maps = augment(images[batch], boxes[batch], mask[batch],
                                          settings.input_size, ranges, generator,
-                                         lung_masks[batch] if learn_masks else None)
+                                         lung_masks[batch] if lung_masks is not None else None)
         predicted, score_logits, lung_logits = net(normalise(x, config))
         loss = region_loss(predicted, score_logits, target, valid)
         if maps is not None:
