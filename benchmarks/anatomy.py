@@ -1,8 +1,8 @@
 """Region detector on real radiographs: patient-grouped cross-validation of the lung boxes.
 
 Data: ``../shared/data/covid_lung_boxes`` (163 real PA/AP radiographs, radiologist boxes for
-both lungs, COCO; lung masks, used by training as ``anatomy train --masks`` uses them). Folds group images by ``metadata.patientid`` so no patient is in both a
-training and a test fold. Per fold, the detector is trained exactly as ``train_detector``
+both lungs, COCO; lung masks, used as ``anatomy train --masks`` uses them). Folds group
+images by ``metadata.patientid`` so no patient is in both a training and a test fold. Per fold, the detector is trained exactly as ``train_detector``
 trains it (the fold's real boxes plus phantom radiographs, same augmentation and loss, for
 ``--steps`` steps), and the atlas is fit on the same training images. Reported per lung (IoU
 with the radiologist box on the held-out fold): mean, median and share >= 0.5, for
@@ -176,8 +176,9 @@ def write_results(args, settings, results, train_seconds, steps, speeds, real_co
         f"{args.folds} folds grouped by patient; each fold's detector trained on the other folds' "
         f"real boxes + {phantom_count} phantom radiographs for {described} steps "
         f"(batch {settings.batch_size}, {settings.backbone} from random init, input "
-        f"{settings.input_size} px, lung-mask loss weight {settings.lung_mask_weight}). Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 "
-        f"on >= {TARGET_SHARE:.0%} of images.",
+        f"{settings.input_size} px, lung-mask loss weight {settings.lung_mask_weight}). "
+        f"Target: mean IoU >= {TARGET_MEAN} per lung and IoU >= 0.5 on >= {TARGET_SHARE:.0%} "
+        "of images.",
         "",
         "| method | lung | mean IoU | median IoU | share IoU >= 0.5 |",
         "|---|---|---|---|---|",

@@ -27,7 +27,9 @@ MIN_AGREEMENT: Final = 0.5
 otherwise the mask missed or merged the lung (dense consolidation, a cropped figure)."""
 
 
-def split_lungs(lung: np.ndarray, right_box: np.ndarray, left_box: np.ndarray) -> list[np.ndarray | None]:
+def split_lungs(
+    lung: np.ndarray, right_box: np.ndarray, left_box: np.ndarray
+) -> list[np.ndarray | None]:
     """Boxes of the right and left lung in a boolean mask ``lung`` (both lungs), or None for a
     side without lung pixels. The mask is cut at the column halfway between the two given
     lung boxes' centres (the mediastinum), and on each side only the largest connected
@@ -48,7 +50,8 @@ def _largest_component_box(mask: np.ndarray) -> np.ndarray | None:
         return None
     sizes = np.bincount(labels.ravel())[1:]
     rows, columns = np.nonzero(labels == int(np.argmax(sizes)) + 1)
-    return np.array([columns.min(), rows.min(), columns.max() + 1, rows.max() + 1], dtype=np.float64)
+    box = (columns.min(), rows.min(), columns.max() + 1, rows.max() + 1)
+    return np.array(box, dtype=np.float64)
 
 
 def fit_mask_offsets(gold: GoldArrays) -> np.ndarray:

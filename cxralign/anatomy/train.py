@@ -122,14 +122,20 @@ def _phantoms(
         return stage_source(phantom_source(Path(scratch)), size, workers)
 
 
+def learns_lung_masks(parts: list[GoldArrays], settings: AnatomySettings) -> bool:
+    """Whether training on ``parts`` teaches the lung decoder: the loss is on and some image
+    has a mask. Training and the saved config must agree, or an untrained decoder would
+    refine the boxes."""
+    return bool(settings.lung_mask_weight) and any(part.has_lung_mask.any() for part in parts)
+
+
 def detector_config(real: list[GoldArrays], settings: AnatomySettings) -> DetectorConfig:
     """The saved config: with the lung-box offsets of the real images' masks when the network
     learned lungs from masks (else the lung decoder is untrained and not used)."""
     config = DetectorConfig.from_settings(settings)
-    masked = [part for part in real if part.has_lung_mask.any()]
-    if not settings.lung_mask_weight or not masked:
+    if not learns_lung_masks(real, settings):
         return config
-    offsets = fit_mask_offsets(GoldArrays.concatenate(masked))
+    offsets = fit_mask_offsets(GoldArrays.concatenate([p for p in real if p.has_lung_mask.any()]))
     return replace(config, lung_mask_offsets=tuple(tuple(float(v) for v in row) for row in offsets))
 
 
@@ -165,8 +171,8 @@ def fit_network(
         optimiser, max_lr=settings.lr, total_steps=total, pct_start=WARMUP_FRACTION)
     images = _resized(gold.images, settings.input_size)
     has_lung_mask = torch.from_numpy(gold.has_lung_mask)
-    learn_masks = bool(settings.lung_mask_weight) and bool(has_lung_mask.any())
-    lung_masks = _resized(gold.lung_masks, settings.input_size)[:, None] if learn_masks else None
+    lung_masks = (_resized(gold.lung_masks, settings.input_size)[:, None]
+                  if learns_lung_masks(parts, settings) else None)
     boxes, mask = torch.from_numpy(gold.boxes), torch.from_numpy(gold.mask)
     config = DetectorConfig.from_settings(settings)
     losses: list[float] = []
@@ -219,7 +225,9 @@ def region_loss(
     return per_image[annotated].mean() if annotated.any() else per_region.sum() * 0
 
 
-def lung_mask_loss(logits: torch.Tensor, masks: torch.Tensor, has_mask: torch.Tensor) -> torch.Tensor:
+def lung_mask_loss(
+    logits: torch.Tensor, masks: torch.Tensor, has_mask: torch.Tensor
+) -> torch.Tensor:
     """Binary cross-entropy of the lung logits ``(B, 1, h, w)`` against the augmented masks
     ``(B, 1, H, W)`` in [0, 1], area-averaged onto the logit grid (a cell half inside the
     lung is taught 0.5), over the images that have a mask (``has_mask`` (B,) bool)."""

@@ -7,6 +7,8 @@ import numpy as np
 from cxralign.anatomy.dataset import GoldArrays
 from cxralign.anatomy.geometry import REGION_INDEX
 from cxralign.anatomy.lung_masks import fit_mask_offsets, refine_lungs, split_lungs
+from cxralign.anatomy.settings import AnatomySettings
+from cxralign.anatomy.train import detector_config, learns_lung_masks
 from cxralign.vocabulary import REGIONS
 
 RIGHT, LEFT = REGION_INDEX["right lung"], REGION_INDEX["left lung"]
@@ -69,3 +71,13 @@ def test_refinement_averages_with_an_agreeing_mask_and_ignores_a_disagreeing_one
     margin = np.array([[0.1, 0.0, -0.1, 0.0], [0.0, 0.0, 0.0, 0.0]])
     widened, _ = refine_lungs([np.array([7.0, 20, 43, 80]), detected_left], lung, margin)
     assert np.allclose(widened, [7, 20, 43, 80])  # mask box 10-40 widened by 3 px each side
+
+
+def test_the_decoder_is_trained_and_used_only_with_masks_and_a_mask_loss():
+    gold = _gold(_two_lungs(), right=[7, 17, 43, 83], left=[52, 22, 93, 88])
+    unmasked = GoldArrays(**{**gold.__dict__, "has_lung_mask": np.array([False])})
+    on, off = AnatomySettings(), AnatomySettings(lung_mask_weight=0)
+    assert learns_lung_masks([unmasked, gold], on)
+    assert not learns_lung_masks([unmasked], on) and not learns_lung_masks([gold], off)
+    assert detector_config([unmasked, gold], on).lung_mask_offsets is not None
+    assert detector_config([gold], off).lung_mask_offsets is None
