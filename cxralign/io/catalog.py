@@ -4,10 +4,16 @@ Each table is a folder of Parquet files, one per partition (a batch of incoming 
 new batch adds a file and never rewrites old ones. ``<data>/catalog.duckdb`` holds one view per
 table over all its partitions; the views are what people query (``duckdb data/catalog.duckdb``)
 and what later stages read.
+
+Writers of one catalog are serialised by a cross-process file lock (``locking``): every
+``write_table`` takes it, and a stage that commits several tables together holds ``locked()``
+around them, so concurrent runs (two CLI processes, Dagster runs of different partitions)
+never interleave a commit or open ``catalog.duckdb`` for writing at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxralign.io.atomic import write_parquet_atomically
+from cxralign.io.locking import catalog_lock
 
 DEFAULT_PARTITION = "default"
 DATA_DIR_ENV_VAR = "CXRALIGN_DATA_DIR"
@@ -60,11 +67,16 @@ class Catalog:
             raise ValueError(f"invalid partition name {partition!r}")
         return self.table_dir(name) / f"{partition}.parquet"
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The catalog's writer lock (re-entrant): hold it around a multi-table commit."""
+        return catalog_lock(self.root)
+
     def write_table(self, name: str, table: pa.Table, partition: str = DEFAULT_PARTITION) -> Path:
-        """Atomically (re)write one partition of ``name`` and refresh its view."""
+        """Atomically (re)write one partition of ``name`` and refresh its view, under the lock."""
         path = self.partition_path(name, partition)
-        write_parquet_atomically(table, path)
-        self._refresh_view(name)
+        with self.locked():
+            write_parquet_atomically(table, path)
+            self._refresh_view(name)
         return path
 
     def partitions(self, name: str) -> list[str]:
@@ -86,7 +98,9 @@ class Catalog:
 
     def query(self, sql: str) -> pa.Table:
         """Run read-only SQL against the catalog's views."""
-        with duckdb.connect(str(self.database_path), read_only=True) as con:
+        # Under the lock: DuckDB refuses a reader while another process has the file open
+        # for writing (a view refresh).
+        with self.locked(), duckdb.connect(str(self.database_path), read_only=True) as con:
             return con.sql(sql).to_arrow_table()
 
     def _refresh_view(self, name: str) -> None:

@@ -11,19 +11,18 @@ through the Catalog (atomic per file) only after every shard exists.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -31,14 +30,17 @@ from pydantic import BaseModel, Field
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.deid import KEY_ENV_VAR, pseudonymize, resolve_key, scrub_text
+from cxralign.io.acceptance import BURNED_IN_POLICIES
 from cxralign.io.dicom import load_dicom
 from cxralign.io.layouts import ReportSource, Study, discover, is_raster
-from cxralign.io.preprocess import LoadedImage
+from cxralign.io.locking import generation_in_use
+from cxralign.io.preprocess import MAX_PIXELS, LoadedImage
 from cxralign.io.raster import load_raster
 from cxralign.io.rejections import Flag, Reason, RejectedInput, Rejection, rejected_table
 from cxralign.io.reports import ReportText, inline_report, read_openi_report, read_text_report
 from cxralign.io.splits import SPLITS, assign_split
-from cxralign.io.staging import remove_stale_shards, shard_path, write_shard
+from cxralign.io.staging import generation_dir, remove_stale_shards, shard_path, write_shard
+from cxralign.io.workers import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,21 @@ class IngestSettings(BaseModel):
     max_side: int = Field(
         default=8192, description="Images with a side longer than this are rejected."
     )
+    max_pixels: int = Field(
+        default=MAX_PIXELS,
+        description="Images with more pixels than this (read from the header, before "
+        "decoding) are rejected.",
+    )
+    burned_in_annotation: str = Field(
+        default="reject",
+        description="DICOM files with BurnedInAnnotation YES, whose pixels may show PHI: "
+        "'reject' them, or keep them with a 'flag'.",
+    )
+    worker_memory_mb: int = Field(
+        default=4096,
+        description="Address-space cap per worker process (0: none); a file that needs more "
+        "is rejected as out_of_memory. Not applied when workers is 1 (in-process).",
+    )
     decoding_plugin: str = Field(
         default="",
         description="Force one pydicom pixel decoding plugin (gdcm, pylibjpeg, pillow); empty "
@@ -142,6 +159,10 @@ class IngestSettings(BaseModel):
                 (self.shard_size < 1, "shard_size must be >= 1"),
                 (self.chunks_in_flight_per_worker < 1, "chunks_in_flight_per_worker must be >= 1"),
                 (not 1 <= self.min_side <= self.max_side, "need 1 <= min_side <= max_side"),
+                (self.max_pixels < self.min_side**2, "max_pixels must be >= min_side**2"),
+                (self.burned_in_annotation not in BURNED_IN_POLICIES,
+                 f"burned_in_annotation must be one of {BURNED_IN_POLICIES}"),
+                (self.worker_memory_mb < 0, "worker_memory_mb must be >= 0"),
                 (
                     not (0 <= self.validate_fraction and 0 <= self.test_fraction
                          and self.validate_fraction + self.test_fraction <= 1),
@@ -214,6 +235,8 @@ class _Chunk:
     min_side: int
     max_side: int
     decoding_plugin: str
+    max_pixels: int
+    burned_in_annotation: str
     validate_fraction: float
     test_fraction: float
 
@@ -240,7 +263,7 @@ def ingest(
     say = progress or (lambda message: None)
     input_dir = Path(input_dir)
     if not input_dir.exists():
-        raise FileNotFoundError(f"input {input_dir} does not exist")
+        raise FileNotFoundError("the input folder or manifest does not exist")
     catalog.partition_path("images", partition)  # validates the partition name up front
     key = resolve_key(os.environ.get(settings.deid_key_env))
     base = input_dir.parent if input_dir.is_file() else input_dir
@@ -255,18 +278,24 @@ def ingest(
     generation = _generation(items, settings)
     chunks = _chunks(items, settings, catalog.root, partition, generation, key)
     workers = _worker_count(settings.workers, len(chunks))
-    results = _run(chunks, workers, settings.chunks_in_flight_per_worker, len(items), say)
+    with contextlib.ExitStack() as stack:
+        with catalog.locked():  # a cleanup running now finishes first, later ones see the mark
+            stack.enter_context(
+                generation_in_use(generation_dir(catalog.root, partition, generation))
+            )
+        results = _run(chunks, workers, settings, len(items), say)
 
-    image_rows, rejected, identifying = _merge(results)
-    report_rows, report_rejects = _report_rows(studies, base, key, identifying, image_rows)
-    rejected.extend(report_rejects)
+        image_rows, rejected, identifying = _merge(results)
+        report_rows, report_rejects = _report_rows(studies, base, key, identifying, image_rows)
+        rejected.extend(report_rejects)
 
-    for name, rows, schema in (("images", image_rows, IMAGES_SCHEMA),
-                               ("reports", report_rows, REPORTS_SCHEMA)):
-        catalog.write_table(name, pa.Table.from_pylist(rows, schema=schema), partition)
-    catalog.write_table("rejected_inputs", rejected_table(rejected), partition)
-    shards = {str(row["staged_path"]) for row in image_rows}
-    remove_stale_shards(catalog.root, partition, shards)
+        shards = {str(row["staged_path"]) for row in image_rows}
+        with catalog.locked():  # the three tables and the cleanup are one commit
+            for name, rows, schema in (("images", image_rows, IMAGES_SCHEMA),
+                                       ("reports", report_rows, REPORTS_SCHEMA)):
+                catalog.write_table(name, pa.Table.from_pylist(rows, schema=schema), partition)
+            catalog.write_table("rejected_inputs", rejected_table(rejected), partition)
+            remove_stale_shards(catalog.root, partition, shards)
 
     seconds = time.perf_counter() - started
     summary = IngestSummary(
@@ -333,6 +362,8 @@ def _chunks(
             min_side=settings.min_side,
             max_side=settings.max_side,
             decoding_plugin=settings.decoding_plugin,
+            max_pixels=settings.max_pixels,
+            burned_in_annotation=settings.burned_in_annotation,
             validate_fraction=settings.validate_fraction,
             test_fraction=settings.test_fraction,
         )
@@ -346,7 +377,11 @@ def _worker_count(requested: int, chunks: int) -> int:
 
 
 def _run(
-    chunks: list[_Chunk], workers: int, per_worker: int, total: int, say: Callable[[str], None]
+    chunks: list[_Chunk],
+    workers: int,
+    settings: IngestSettings,
+    total: int,
+    say: Callable[[str], None],
 ) -> list[_ChunkResult]:
     """Stage every chunk, in-process for one worker, else in a bounded process pool."""
     results: list[_ChunkResult] = []
@@ -365,8 +400,8 @@ def _run(
 
     pending: dict[Future[_ChunkResult], _Chunk] = {}
     queue: Iterator[_Chunk] = iter(chunks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        for chunk in _take(queue, workers * per_worker):
+    with worker_pool(workers, settings.worker_memory_mb, __name__) as pool:
+        for chunk in _take(queue, workers * settings.chunks_in_flight_per_worker):
             pending[pool.submit(_stage_chunk, chunk)] = chunk
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -375,21 +410,6 @@ def _run(
                 for chunk in _take(queue, 1):
                     pending[pool.submit(_stage_chunk, chunk)] = chunk
     return sorted(results, key=lambda result: result.shard)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """A forkserver preloaded with this module (spawn on Windows).
-
-    Plain ``fork`` would start faster, but the calling process is usually threaded (BLAS pools,
-    a Dagster step's event threads) and forking those can deadlock; the forkserver pays the
-    imports once (~0.5 s per run), then forks workers from a clean single-threaded process.
-    Like any non-fork start method it needs the ``if __name__ == "__main__"`` idiom in scripts.
-    """
-    if sys.platform == "win32":
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
 
 
 def _take(iterator: Iterator[_Chunk], count: int) -> Iterable[_Chunk]:
@@ -435,9 +455,12 @@ def _stage_chunk(chunk: _Chunk) -> _ChunkResult:
 
 def _load(path: Path, chunk: _Chunk) -> LoadedImage:
     if is_raster(path):
-        return load_raster(path, chunk.image_size, chunk.min_side, chunk.max_side)
+        return load_raster(
+            path, chunk.image_size, chunk.min_side, chunk.max_side, max_pixels=chunk.max_pixels
+        )
     return load_dicom(
-        path, chunk.image_size, chunk.min_side, chunk.max_side, chunk.decoding_plugin
+        path, chunk.image_size, chunk.min_side, chunk.max_side, chunk.decoding_plugin,
+        max_pixels=chunk.max_pixels, burned_in=chunk.burned_in_annotation,
     )
 
 
@@ -469,11 +492,13 @@ def _image_row(item: _Item, image: LoadedImage, path_hash: str, chunk: _Chunk) -
 def _merge(
     results: list[_ChunkResult],
 ) -> tuple[list[dict[str, object]], list[RejectedInput], dict[str, set[str]]]:
-    """Concatenate chunk results in shard order; later copies of an image_id are rejected."""
+    """Concatenate chunk results in shard order; later copies of an image_id are rejected, and
+    later files with the same decoded pixels (SHA-256) as an earlier one are flagged."""
     images: list[dict[str, object]] = []
     rejected: list[RejectedInput] = []
     identifying: dict[str, set[str]] = {}
     seen: set[object] = set()
+    pixels_seen: set[object] = set()
     for result in results:
         rejected.extend(result.rejected)
         for study_id, values in result.identifying.items():
@@ -489,6 +514,10 @@ def _merge(
                 )
                 continue
             seen.add(row["image_id"])
+            if row["sha256"] in pixels_seen:
+                row["quality_flags"] = [*cast(list[str], row["quality_flags"]),
+                                        Flag.DUPLICATE_PIXELS]
+            pixels_seen.add(row["sha256"])
             images.append(row)
     return images, rejected, identifying
 

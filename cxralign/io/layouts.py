@@ -173,7 +173,12 @@ def _loose_studies(input_path: Path) -> list[Study]:
 
 
 def _image_files(directory: Path, recursive: bool) -> tuple[Path, ...]:
-    """Image files by suffix, plus suffix-less files that carry the DICOM ``DICM`` magic."""
+    """Image files by suffix, plus suffix-less files that carry the DICOM ``DICM`` magic.
+
+    Anything named like an image that is not a folder is listed, even when it is not a
+    readable regular file (a dangling symlink, a FIFO): the loader rejects it with a reason,
+    so every path seen here ends in exactly one output table.
+    """
     candidates = directory.rglob("*") if recursive else directory.iterdir()
     found = []
     for path in candidates:
@@ -181,7 +186,10 @@ def _image_files(directory: Path, recursive: bool) -> tuple[Path, ...]:
         if any(part in IGNORED_DIRS or part.startswith(".") for part in parts):
             continue
         suffix = path.suffix.lower()
-        if path.is_file() and (suffix in IMAGE_SUFFIXES or (not suffix and _has_dicom_magic(path))):
+        if path.is_dir():
+            continue
+        dangling = path.is_symlink() and not path.exists()
+        if suffix in IMAGE_SUFFIXES or (not suffix and (dangling or _has_dicom_magic(path))):
             found.append(path)
     return tuple(sorted(found))
 

@@ -32,6 +32,15 @@ from cxralign.io.rejections import Reason, Rejection
 REDUCING_GAP: Final = 3.0
 LOW_PERCENTILE: Final = 0.5
 HIGH_PERCENTILE: Final = 99.5
+# Blank-image bounds. Stored values must span more than 1/1024 of their bit range (and at
+# least 2 levels); the displayed image must span at least 2 of its 255 grey levels. Both are
+# robust spans (0.5th..99.5th percentile), so a few burned-in marker pixels on a blank plate
+# do not make it an image.
+MIN_STORED_SPAN_FRACTION: Final = 1 / 1024
+MIN_STORED_SPAN: Final = 2.0
+MIN_DISPLAY_SPAN: Final = 2 / 255
+# 40 megapixels: twice the largest flat-panel chest detector (43 x 43 cm at 100 um is 18.5 MP).
+MAX_PIXELS: Final = 40_000_000
 
 
 def staged_scale(rows: int, columns: int, size: int) -> float:
@@ -155,10 +164,37 @@ class LoadedImage:
     identifying: frozenset[str] = field(default_factory=frozenset)
 
 
-def check_dimensions(rows: int, columns: int, min_side: int, max_side: int) -> None:
-    """Reject images too small to be a radiograph or too large to be a sane one."""
+def robust_span(values: np.ndarray) -> float:
+    low, high = np.percentile(values, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    return float(high - low)
+
+
+def check_not_blank(stored: np.ndarray, unit: np.ndarray, bits: int) -> None:
+    """Reject an image that is constant or nearly so, in stored values or after the LUTs.
+
+    Both are needed: percentile windowing would stretch a flat plate's noise to full contrast,
+    and a valid window can map every stored value onto one grey level.
+    """
+    stored_span = robust_span(stored)
+    if stored_span < max(MIN_STORED_SPAN, MIN_STORED_SPAN_FRACTION * 2**bits):
+        raise Rejection(
+            Reason.BLANK_IMAGE, f"stored values span {stored_span:.1f} of {2**bits} levels"
+        )
+    if not np.isfinite(unit).all() or robust_span(unit) < MIN_DISPLAY_SPAN:
+        raise Rejection(Reason.BLANK_IMAGE, "the displayed image spans fewer than 2 grey levels")
+
+
+def check_dimensions(
+    rows: int, columns: int, min_side: int, max_side: int, max_pixels: int = MAX_PIXELS
+) -> None:
+    """Reject images too small to be a radiograph or too large to be a sane one; called with
+    the header's size, before any pixel is decoded."""
     if min(rows, columns) < min_side or max(rows, columns) > max_side:
         raise Rejection(
             Reason.ABSURD_DIMENSIONS,
             f"{rows}x{columns} pixels is outside the accepted {min_side}..{max_side} per side",
+        )
+    if rows * columns > max_pixels:
+        raise Rejection(
+            Reason.TOO_MANY_PIXELS, f"{rows}x{columns} pixels exceed the {max_pixels} pixel bound"
         )

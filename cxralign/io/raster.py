@@ -15,9 +15,12 @@ from typing import Final
 import numpy as np
 from PIL import Image
 
+from cxralign.io.input_file import regular_file_size
 from cxralign.io.preprocess import (
+    MAX_PIXELS,
     LoadedImage,
     check_dimensions,
+    check_not_blank,
     pixel_sha256,
     resample,
     staged_scale,
@@ -33,14 +36,17 @@ COLOR_MODES: Final = frozenset({"RGB", "RGBA", "LA", "P", "PA", "CMYK", "YCbCr",
 FORMATS: Final = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg"}
 
 
-def load_raster(path: Path, size: int, min_side: int, max_side: int) -> LoadedImage:
-    """Read, check and stage one PNG/JPEG file."""
+def load_raster(
+    path: Path, size: int, min_side: int, max_side: int, *, max_pixels: int = MAX_PIXELS
+) -> LoadedImage:
+    """Read, check and stage one PNG/JPEG file (its size is checked before decoding)."""
+    regular_file_size(path)
     with _open(path) as image:
         source_format = FORMATS.get(image.format or "")
         if source_format is None:
             raise Rejection(Reason.UNREADABLE_FILE, "not a PNG or JPEG image")
         columns, rows = image.size
-        check_dimensions(rows, columns, min_side, max_side)
+        check_dimensions(rows, columns, min_side, max_side, max_pixels)
         decoded = _decode(image)
         flags: list[str] = []
         if image.mode in GREY_8BIT_MODES:
@@ -56,11 +62,13 @@ def load_raster(path: Path, size: int, min_side: int, max_side: int) -> LoadedIm
                 f"image mode {image.mode} is not 8/16-bit grey or colour",
             )
 
+    resampled = resample(grey, size)
     if bits == 8:
-        unit = window_range(resample(grey, size), 0.0, 255.0)
+        unit = window_range(resampled, 0.0, 255.0)
     else:
         flags.append(Flag.VOI_ESTIMATED)
-        unit = window_percentiles(resample(grey, size))
+        unit = window_percentiles(resampled)
+    check_not_blank(resampled, unit, bits)
     if max(rows, columns) < size:
         flags.append(Flag.UPSAMPLED)
     flags.extend((Flag.BODY_PART_MISSING, Flag.VIEW_UNKNOWN, Flag.PIXEL_SPACING_MISSING))

@@ -22,11 +22,26 @@ STAGE: Final = "ingest"
 class Reason:
     """Reject codes (``rejected_inputs.reason``)."""
 
-    UNREADABLE_FILE: Final = "unreadable_file"  # not parseable as DICOM/PNG/JPEG, truncated header
+    UNREADABLE_FILE: Final = "unreadable_file"  # not parseable as DICOM/PNG/JPEG
+    TRUNCATED_FILE: Final = "truncated_file"  # the file ends inside an element or pixel stream
+    MISSING_FILE: Final = "missing_file"  # the path does not exist (e.g. a dangling symlink)
+    NOT_A_REGULAR_FILE: Final = "not_a_regular_file"  # a folder, FIFO or device named like an image
     MISSING_PIXEL_DATA: Final = "missing_pixel_data"
     UNDECODABLE_PIXELS: Final = "undecodable_pixels"  # no installed decoder, or corrupt stream
     NON_CHEST_BODY_PART: Final = "non_chest_body_part"
-    NON_RADIOGRAPH_MODALITY: Final = "non_radiograph_modality"  # CT, MR, US, ...
+    NON_RADIOGRAPH_MODALITY: Final = "non_radiograph_modality"  # CT, MR, US, OT, SC, ...
+    MULTI_VALUED_MODALITY: Final = "multi_valued_modality"  # e.g. CT\DX
+    MULTI_VALUED_PHOTOMETRIC: Final = "multi_valued_photometric"
+    NON_HUMAN_SUBJECT: Final = "non_human_subject"  # a veterinary species in the header
+    BURNED_IN_ANNOTATION: Final = "burned_in_annotation"  # pixels may carry PHI text
+    TOO_MANY_PIXELS: Final = "too_many_pixels"  # checked from the header, before decoding
+    INVALID_FRAME_COUNT: Final = "invalid_frame_count"  # NumberOfFrames not a positive integer
+    INVALID_HEADER_VALUE: Final = "invalid_header_value"  # Rows, Columns, bits not integers
+    INVALID_RESCALE: Final = "invalid_rescale"  # RescaleSlope 0 / non-finite, or intercept
+    INVALID_VOI_LUT: Final = "invalid_voi_lut"  # empty or malformed VOI LUT Sequence
+    INVALID_MODALITY_LUT: Final = "invalid_modality_lut"  # empty or malformed Modality LUT
+    BLANK_IMAGE: Final = "blank_image"  # constant or near-constant after the LUTs
+    OUT_OF_MEMORY: Final = "out_of_memory"  # decoding exceeded the worker's memory bound
     UNSUPPORTED_PHOTOMETRIC: Final = "unsupported_photometric"  # DICOM colour (RGB, YBR, palette)
     UNSUPPORTED_SAMPLES_PER_PIXEL: Final = "unsupported_samples_per_pixel"
     UNSUPPORTED_BIT_DEPTH: Final = "unsupported_bit_depth"  # outside 8..16 bits stored
@@ -45,6 +60,10 @@ class Flag:
     BODY_PART_MISSING: Final = "body_part_missing"
     BODY_PART_UNRECOGNISED: Final = "body_part_unrecognised"
     MODALITY_MISSING: Final = "modality_missing"
+    MODALITY_FROM_SOP_CLASS: Final = "modality_from_sop_class"  # Modality absent/odd, SOP class CR/DX
+    BURNED_IN_ANNOTATION: Final = "burned_in_annotation"  # kept only when configured to flag
+    HEADER_WARNINGS: Final = "header_warnings"  # pydicom warned (invalid VR values etc.)
+    DUPLICATE_PIXELS: Final = "duplicate_pixels"  # same pixel SHA-256 as an earlier row
     VIEW_LATERAL: Final = "view_lateral"
     VIEW_UNKNOWN: Final = "view_unknown"
     VOI_ESTIMATED: Final = "voi_estimated"  # no window/VOI LUT: robust percentiles used

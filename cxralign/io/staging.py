@@ -22,9 +22,9 @@ import numpy as np
 
 from cxralign.io.atomic import atomic_path
 from cxralign.io.catalog import Catalog
+from cxralign.io.locking import idle_generation
 
 ARRAYS_DIR: Final = "arrays"
-SHARD_GLOB: Final = "*/shard-*.npy"
 
 
 def shard_path(partition: str, generation: str, shard: int) -> str:
@@ -40,15 +40,32 @@ def write_shard(catalog_root: Path, relative_path: str, arrays: np.ndarray) -> N
             np.save(handle, np.ascontiguousarray(arrays, dtype=np.uint8), allow_pickle=False)
 
 
+def generation_dir(catalog_root: Path, partition: str, generation: str) -> Path:
+    return Path(catalog_root) / "staged" / ARRAYS_DIR / partition / generation
+
+
 def remove_stale_shards(catalog_root: Path, partition: str, keep: set[str]) -> None:
-    """Delete shards of ``partition`` that the current ``images`` table does not reference."""
+    """Delete files of ``partition``'s shard generations that the current ``images`` table
+    does not reference, skipping generations an unfinished run holds (see ``locking``).
+
+    Call it under the catalog lock, right after the ``images`` table was committed.
+    """
     directory = Path(catalog_root) / "staged" / ARRAYS_DIR / partition
-    for shard in directory.glob(SHARD_GLOB):
-        if str(shard.relative_to(catalog_root).as_posix()) not in keep:
-            shard.unlink(missing_ok=True)
-    for generation in directory.glob("*/"):
-        if generation.is_dir() and not any(generation.iterdir()):
-            generation.rmdir()
+    generations = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+    for generation in generations:
+        stale = [
+            path for path in generation.iterdir()
+            if path.relative_to(catalog_root).as_posix() not in keep
+        ]
+        if not stale:
+            continue
+        with idle_generation(generation) as idle:
+            if not idle:
+                continue
+            for path in stale:
+                path.unlink(missing_ok=True)
+            if not any(generation.iterdir()):
+                generation.rmdir()
 
 
 def open_staged(catalog_root: Path, staged_path: str, staged_index: int) -> np.ndarray:

@@ -35,7 +35,7 @@ def mimic_tree(tmp_path: Path, shared_data: Path) -> Path:
         for name in files:
             shutil.copy(dicom / name, directory / name)
         (directory.parent / f"{directory.name}.txt").write_text(REPORT, encoding="utf-8")
-    corrupt = root / "files/p11/p11000011/s51111111/truncated.dcm"
+    corrupt = root / "files/p11/p11000011/s51111111/cut_short.dcm"
     corrupt.write_bytes((dicom / "RG1_UNCR.dcm").read_bytes()[:2000])
     return root
 

@@ -82,7 +82,7 @@ def test_csv_manifest_with_report_text_and_paths(
     assert reports["csv_text"]["report_text"] == "Findings: normal heart."
     assert reports["csv_file"]["report_text"] == QUOTED
     assert Flag.REPORT_ENCODING_FALLBACK in reports["csv_file"]["quality_flags"]
-    assert summary.rejected == {Reason.REPORT_MISSING: 1, Reason.UNREADABLE_FILE: 1}
+    assert summary.rejected == {Reason.REPORT_MISSING: 1, Reason.MISSING_FILE: 1}
     images = catalog.read_table("images").to_pylist()
     assert len({r["patient_id"] for r in images}) == 1  # both studies of P1
     # The same manifest given as a file path.
