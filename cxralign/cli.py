@@ -33,7 +33,8 @@ def _synthesize(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from cxralign.io.ingest import IngestSettings, ingest
 
-    overrides = {"image_size": args.image_size, "workers": args.workers}
+    overrides = {"image_size": args.image_size, "workers": args.workers,
+                 "burned_in_annotation": args.burned_in_annotation}
     settings = IngestSettings(**{k: v for k, v in overrides.items() if v is not None})
     summary = ingest(
         args.input,
@@ -53,6 +54,15 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"  flagged {flag}: {count}")
     print(f"catalog: {Catalog(args.out).database_path}")
     return 0
+
+
+def _locate_input(args: argparse.Namespace) -> int:
+    from cxralign.io.locate import locate_inputs
+
+    found = locate_inputs(args.input, args.hashes, layout=args.layout)
+    for digest in args.hashes:
+        print(f"{digest}\t{found.get(digest, '(not found under this input)')}")
+    return 0 if len(found) == len(set(args.hashes)) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--partition", default=DEFAULT_PARTITION, help="partition (batch) name")
     ing.add_argument("--image-size", type=int, help="staged image side in pixels")
     ing.add_argument("--workers", type=int, help="processes; 0 = all cores")
+    ing.add_argument(
+        "--burned-in-annotation", choices=["reject", "flag"],
+        help="files marked BurnedInAnnotation=YES: reject (default) or keep with a flag",
+    )
     ing.set_defaults(handler=_ingest)
+
+    locate = commands.add_parser(
+        "locate-input",
+        help="operator only: print the input file behind a source_path_hash",
+        description="Recompute the keyed hash of every input path under INPUT (same key, same "
+        "layout as the ingest run) and print the relative path of each given hash. The output "
+        "names input files, which may carry PHI: it is for the operator's terminal only.",
+    )
+    locate.add_argument("input", type=Path, help="the input directory or CSV manifest ingested")
+    locate.add_argument("hashes", nargs="+", help="source_path_hash values")
+    locate.add_argument("--layout", default="auto", help="layout used by the ingest run")
+    locate.set_defaults(handler=_locate_input)
 
     text_commands.register(commands)
     anatomy_commands.register(commands)

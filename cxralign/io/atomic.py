@@ -1,4 +1,9 @@
-"""Write-then-rename helpers: a reader never sees a half-written file."""
+"""Write-then-rename helpers: a reader never sees a half-written file.
+
+Temporary files come from ``mkstemp``, which makes them private (0600) whatever the umask;
+the final file gets the mode an ordinary ``open`` would have given it (0666 minus the umask),
+so outputs are shared or private as the operator's umask says.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,34 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+FILE_MODE: Final = 0o666
+DIRECTORY_MODE: Final = 0o777
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: Path) -> None:
+    """Give a file or folder made by ``tempfile`` (always private) the mode ``open``/``mkdir``
+    would have given it."""
+    mode = DIRECTORY_MODE if path.is_dir() else FILE_MODE
+    path.chmod(mode & ~current_umask())
 
 
 @contextlib.contextmanager
@@ -27,6 +57,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        follow_umask(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

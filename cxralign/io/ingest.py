@@ -32,7 +32,7 @@ from cxralign.io.catalog import Catalog
 from cxralign.io.deid import KEY_ENV_VAR, pseudonymize, resolve_key, scrub_text
 from cxralign.io.acceptance import BURNED_IN_POLICIES
 from cxralign.io.dicom import load_dicom
-from cxralign.io.layouts import ReportSource, Study, discover, is_raster
+from cxralign.io.layouts import ReportSource, Study, discover, is_raster, relative_source
 from cxralign.io.locking import generation_in_use
 from cxralign.io.preprocess import MAX_PIXELS, LoadedImage
 from cxralign.io.raster import load_raster
@@ -295,7 +295,7 @@ def ingest(
                                        ("reports", report_rows, REPORTS_SCHEMA)):
                 catalog.write_table(name, pa.Table.from_pylist(rows, schema=schema), partition)
             catalog.write_table("rejected_inputs", rejected_table(rejected), partition)
-            remove_stale_shards(catalog.root, partition, shards)
+            remove_stale_shards(catalog.root, partition, shards, generation)
 
     seconds = time.perf_counter() - started
     summary = IngestSummary(
@@ -323,7 +323,7 @@ def ingest(
 
 
 def _relative(path: Path, base: Path) -> str:
-    return Path(os.path.relpath(path, base)).as_posix()
+    return relative_source(path, base)
 
 
 def _generation(items: list[_Item], settings: IngestSettings) -> str:

@@ -8,6 +8,7 @@ caller and never written anywhere.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +67,11 @@ def detect_layout(input_path: Path) -> str:
     if any(_is_openi_xml(path) for path in sorted(input_path.rglob("*.xml"))[:5]):
         return "openi"
     return "files"
+
+
+def relative_source(path: Path, base: Path) -> str:
+    """How an input is named before hashing: its POSIX path relative to the input folder."""
+    return Path(os.path.relpath(path, base)).as_posix()
 
 
 def is_raster(path: Path) -> bool:

@@ -25,11 +25,12 @@ from cxralign.io.catalog import Catalog
 from cxralign.io.locking import idle_generation
 
 ARRAYS_DIR: Final = "arrays"
+SHARD_PREFIX: Final = "shard-"
 
 
 def shard_path(partition: str, generation: str, shard: int) -> str:
     """The shard's path relative to the catalog root (what ``images.staged_path`` holds)."""
-    return f"staged/{ARRAYS_DIR}/{partition}/{generation}/shard-{shard:05d}.npy"
+    return f"staged/{ARRAYS_DIR}/{partition}/{generation}/{SHARD_PREFIX}{shard:05d}.npy"
 
 
 def write_shard(catalog_root: Path, relative_path: str, arrays: np.ndarray) -> None:
@@ -44,10 +45,15 @@ def generation_dir(catalog_root: Path, partition: str, generation: str) -> Path:
     return Path(catalog_root) / "staged" / ARRAYS_DIR / partition / generation
 
 
-def remove_stale_shards(catalog_root: Path, partition: str, keep: set[str]) -> None:
+def remove_stale_shards(
+    catalog_root: Path, partition: str, keep: set[str], own_generation: str
+) -> None:
     """Delete files of ``partition``'s shard generations that the current ``images`` table
     does not reference, skipping generations an unfinished run holds (see ``locking``).
 
+    In the caller's own generation only finished, unreferenced shards go (rows rejected after
+    staging, e.g. duplicates): a concurrent run of the same generation references exactly
+    the same shards, but may still be renaming its temporary files into place.
     Call it under the catalog lock, right after the ``images`` table was committed.
     """
     directory = Path(catalog_root) / "staged" / ARRAYS_DIR / partition
@@ -57,6 +63,11 @@ def remove_stale_shards(catalog_root: Path, partition: str, keep: set[str]) -> N
             path for path in generation.iterdir()
             if path.relative_to(catalog_root).as_posix() not in keep
         ]
+        if generation.name == own_generation:
+            for path in stale:
+                if path.name.startswith(SHARD_PREFIX):
+                    path.unlink(missing_ok=True)
+            continue
         if not stale:
             continue
         with idle_generation(generation) as idle:

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from cxralign.io.atomic import follow_umask
+
 
 def replace_directory(target: Path, write: Callable[[Path], None]) -> None:
     """Let ``write`` fill a fresh sibling directory of ``target``, then swap it in.
@@ -17,6 +19,7 @@ def replace_directory(target: Path, write: Callable[[Path], None]) -> None:
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    follow_umask(staging)
     retired = target.with_name(f".{target.name}.old")
     try:
         write(staging)

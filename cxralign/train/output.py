@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from cxralign.io.atomic import write_parquet_atomically
+from cxralign.io.atomic import follow_umask, write_parquet_atomically
 
 LOG_FILE = "training_log.parquet"
 RUN_FILE = "run.json"
@@ -40,7 +40,7 @@ def publish_model_dir(out: Path, save_model: Callable[[Path], None], log: pa.Tab
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        staging.chmod(0o755)  # mkdtemp makes it private; a model directory is for sharing
+        follow_umask(staging)  # mkdtemp makes it private; the umask decides
         save_model(staging)
         write_parquet_atomically(log, staging / LOG_FILE)
         (staging / RUN_FILE).write_text(json.dumps(run, indent=2, default=str) + "\n",
