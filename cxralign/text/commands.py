@@ -138,7 +138,7 @@ def _find_iu_dir(given: Path | None) -> Path | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cxralign.text.evaluation import evaluate, to_markdown
+    from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
     from cxralign.text.pipeline import load_parser
 
     directory = _find_iu_dir(args.iu_dir)
@@ -147,7 +147,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: no OpenI report directory (looked for {looked_for})", file=sys.stderr)
         return 2
     parser = load_parser(args.backend)
-    markdown = to_markdown(evaluate(directory, parser), parser.backend_name)
+    markdown = mappings_to_markdown(evaluate_mappings(directory, parser), parser.backend_name)
     print(markdown, end="")
     if args.out is not None:
         with atomic_path(args.out) as tmp:
@@ -199,7 +199,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="score the triplet parser against OpenI MeSH terms",
         description="Report-level precision/recall/F1 per finding, the share of MeSH-normal "
         "reports without a positive finding and side/zone agreement, on a dev half, a confirm "
-        f"half and all reports. IU_DIR defaults to {DEFAULT_IU_DIR} from the working directory "
+        "half and all reports, under the strict MeSH mapping (only terms that name the finding; "
+        f"the one targets use) and the broad one. IU_DIR defaults to {DEFAULT_IU_DIR} from the working directory "
         "or the repository root.",
     )
     ev.add_argument("iu_dir", nargs="?", type=Path, default=None, metavar="IU_DIR",
