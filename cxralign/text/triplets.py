@@ -35,8 +35,9 @@ How a sentence is read (all choices are general rules, none is tuned to a report
 * "No acute cardiopulmonary abnormality/process/disease" names no finding and no region of the
   vocabulary, so it yields no triplet; a report saying only that has no positive finding.
 * A *sign* read as a finding (costophrenic blunting -> pleural effusion) stands for that finding
-  only while nothing else explains it: when its clause names another cause (scarring, pleural
-  thickening: "blunting ... secondary to scarring", "blunting ... old pleural scar") or calls
+  only while nothing else explains it: when its sentence names another cause that it does not
+  negate (scarring, pleural thickening: "blunting ... secondary to scarring", "blunting ... old
+  pleural scar", "blunted ... which could be due to effusion or scarring") or its clause calls
   it chronic or old ("Chronic blunting of the costophrenic angle"), the sign yields no effusion.
   An effusion the sentence names itself ("could be due to effusion or scarring") is kept.
 """
@@ -331,19 +332,21 @@ def _absorbed(text: str, mentions: Sequence[Mention], clauses: Sequence[int], in
 
 
 def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
-                    finding: str) -> bool:
-    """True when the mention is a sign of ``finding`` that its clause explains otherwise or
-    calls chronic (see the module docstring)."""
+                    finding: str, certainty: _Certainty) -> bool:
+    """True when the mention is a sign of ``finding`` that its sentence explains by another,
+    not negated, finding or its clause calls chronic (see the module docstring)."""
     if finding not in _SIGNS:
         return False
     pattern, causes = _SIGNS[finding]
     mention = mentions[index]
     if not pattern.match(text, mention.start):
         return False
-    clause = [m for m, c in zip(mentions, clauses, strict=True) if c == clauses[index]]
-    if any(m.entry.kind == FINDING and causes & set(m.entry.value) for m in clause):
-        return True
-    return _CHRONIC.search(text, clause[0].start if clause else 0, mention.start) is not None
+    for other, clause in zip(mentions, clauses, strict=True):
+        if (other.entry.kind == FINDING and causes & set(other.entry.value)
+                and certainty(other.start, other.end, clause)[0] != ABSENT):
+            return True
+    before = [m.end for m, c in zip(mentions, clauses, strict=True) if c < clauses[index]]
+    return _CHRONIC.search(text, max(before, default=0), mention.start) is not None
 
 
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
@@ -372,7 +375,7 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:
                 if (_absorbed(text, mentions, clauses, index, finding)
-                        or _explained_sign(text, mentions, clauses, index, finding)):
+                        or _explained_sign(text, mentions, clauses, index, finding, certainty)):
                     continue
                 spec = FINDING_SPECS[finding]
                 # "Left basilar opacity, no effusion": a negation says nothing about other clauses

@@ -249,3 +249,8 @@ def test_an_interstitial_opacity_is_an_opacity_not_interstitial_markings(parser)
         "opacity": {"present"}}
     assert existence(parser, "There is prominence of the interstitial markings bilaterally.") == {
         "interstitial markings": {"present"}}
+
+
+def test_a_negated_cause_does_not_explain_the_blunting(parser):
+    assert existence(parser, "Blunting of the left costophrenic XXXX, no scarring.")[
+        "pleural effusion"] == {"present"}
