@@ -46,12 +46,17 @@ def test_halves_are_stable_and_balanced():
     assert dev == [i for i in ids if half(i) == "dev"]
 
 
-def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
+def _subset(shared_data, tmp_path, count: int):
+    """The first ``count`` IU reports, copied into a directory of their own."""
     subset = tmp_path / "iu"
     subset.mkdir()
-    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:400]:
+    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:count]:
         shutil.copy(path, subset / path.name)
-    results = evaluate(subset, load_parser("rules"))
+    return subset
+
+
+def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
+    results = evaluate(_subset(shared_data, tmp_path, 400), load_parser("rules"))
     scores = results["all"]
     assert scores.reports == 400
     common = frequent_findings(scores, min_support=10)
@@ -86,11 +91,7 @@ def test_strict_mapping_counts_only_terms_that_name_the_finding():
 
 
 def test_evaluation_reports_both_mappings(shared_data, tmp_path):
-    subset = tmp_path / "iu"
-    subset.mkdir()
-    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:150]:
-        shutil.copy(path, subset / path.name)
-    results = evaluate_mappings(subset, load_parser("rules"))
+    results = evaluate_mappings(_subset(shared_data, tmp_path, 150), load_parser("rules"))
     broad, strict = results[BROAD]["all"], results[STRICT]["all"]
     # the same predictions: strict removes expected findings, so it has more FP and no more TP
     assert sum(strict.tp.values()) <= sum(broad.tp.values())
