@@ -42,10 +42,10 @@ from cxralign.text.evaluation import (
     Scores,
     evaluate,
     frequent_findings,
-    half,
     load_reports,
-    score,
+    split_scores,
 )
+from cxralign.text.mesh import STRICT
 from cxralign.text.lexicon import finding_phrases
 from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
 from cxralign.vocabulary import UNSPECIFIED_REGION
@@ -135,16 +135,13 @@ def run_pinned(command: list[str | Path], env: dict[str, str], cpu: int) -> tupl
 
 
 def peer_scores(reports: list[Report], findings: dict[str, list[str]]) -> dict[str, Scores]:
-    """The peer's report-level findings scored against MeSH on each half (no locations)."""
+    """The peer's report-level findings scored against MeSH (strict mapping) on each half (no
+    locations)."""
     predicted = {
         study_id: {finding: {UNSPECIFIED_REGION} for finding in names}
         for study_id, names in findings.items()
     }
-    return {
-        "dev": score([r for r in reports if half(r.study_id) == "dev"], predicted),
-        "confirm": score([r for r in reports if half(r.study_id) == "confirm"], predicted),
-        "all": score(reports, predicted),
-    }
+    return split_scores(reports, predicted, STRICT)
 
 
 def accuracy_lines(name: str, results: dict[str, Scores]) -> list[str]:
@@ -204,7 +201,7 @@ def main() -> None:
     print()
     print("| parser | split | micro F1 | macro F1 | normal reports clean |")
     print("|---|---|---|---|---|")
-    lines = accuracy_lines(ours, evaluate(args.reports, load_parser("rules")))
+    lines = accuracy_lines(ours, evaluate(args.reports, load_parser("rules"), STRICT))
     lines += accuracy_lines(peer, peer_scores(reports, last[peer]["findings"]))
     print("\n".join(lines))
 

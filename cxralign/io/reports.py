@@ -1,8 +1,11 @@
 """Report text as written: MIMIC-CXR ``.txt`` files, OpenI XML, CSV inline text.
 
 Reports are stored raw (sections are parsed by a later stage). Encodings are not declared in
-these sources, so text is decoded as UTF-8, then cp1252 (which Windows-era reports use), and
-only then with replacement characters; each fallback is flagged, none is fatal.
+these sources, so bytes are decoded by :func:`cxralign.text.decoding.decode_bytes` (byte-order
+marks, UTF-16 without one, UTF-8, cp1252, then replacement characters; each fallback is
+flagged, none is fatal); binary content is rejected as unreadable. OpenI XML is parsed with
+defusedxml: a file that declares entities (a "billion laughs" expansion) or fetches external
+ones is rejected, never expanded.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
-from cxralign.io.rejections import Flag, Reason, Rejection
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
 
-FALLBACK_ENCODING: Final = "cp1252"
+from cxralign.io.rejections import Reason, Rejection
+from cxralign.text.decoding import decode_bytes, looks_binary
 
 
 @dataclass(frozen=True)
@@ -27,16 +31,11 @@ class ReportText:
 
 
 def decode_text(raw: bytes) -> ReportText:
-    """UTF-8 (BOM tolerated), else cp1252, else cp1252 with U+FFFD for undefined bytes."""
-    try:
-        return ReportText(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        pass
-    try:
-        return ReportText(raw.decode(FALLBACK_ENCODING), (Flag.REPORT_ENCODING_FALLBACK,))
-    except UnicodeDecodeError:
-        text = raw.decode(FALLBACK_ENCODING, errors="replace")
-        return ReportText(text, (Flag.REPORT_ENCODING_FALLBACK, Flag.REPORT_BYTES_REPLACED))
+    """The text of ``raw`` with its decoding flags; binary content is rejected as unreadable."""
+    text, flags = decode_bytes(raw)
+    if looks_binary(text):
+        raise Rejection(Reason.REPORT_UNREADABLE, "the report holds binary data, not text")
+    return ReportText(text, flags)
 
 
 def read_text_report(path: Path) -> ReportText:
@@ -93,13 +92,22 @@ def _read_bytes(path: Path) -> bytes:
 
 def _parse_xml(raw: bytes) -> ElementTree.Element:
     try:
-        return ElementTree.fromstring(raw)
+        return _parse_safely(raw)
     except ElementTree.ParseError:
         pass
     try:  # undeclared legacy encoding: decode as text and parse that
-        return ElementTree.fromstring(decode_text(raw).text)
+        return _parse_safely(decode_text(raw).text)
     except ElementTree.ParseError:
         raise Rejection(Reason.REPORT_UNREADABLE, "report XML is not well-formed") from None
+
+
+def _parse_safely(xml: bytes | str) -> ElementTree.Element:
+    try:
+        return SafeElementTree.fromstring(xml)
+    except DefusedXmlException:
+        raise Rejection(
+            Reason.REPORT_UNREADABLE, "report XML declares entities or external references"
+        ) from None
 
 
 def _non_empty(report: ReportText) -> ReportText:

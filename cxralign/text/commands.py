@@ -4,7 +4,9 @@ the same library functions the Dagster assets call and returns an exit status.
 
 ``sections`` and ``triplets`` work on report files (``INPUT --out FILE``) or, with ``--data
 DATA --partition P``, on one partition of the catalog exactly like the assets (``dvc.yaml``
-uses that mode)."""
+uses that mode). In file mode every rejected report is named (its study id, or ``row N`` of a
+CSV) with its reason, on the terminal and in a ``rejected_inputs``-shaped Parquet file beside
+the output."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.io.catalog import DEFAULT_PARTITION
-from cxralign.text.settings import TextSettings
+from cxralign.text.settings import TextLimits, TextSettings
 
 if TYPE_CHECKING:
     from cxralign.text.pipeline import TripletParser
@@ -41,7 +43,7 @@ def _sections_catalog(args: argparse.Namespace) -> int:
     from cxralign.io.catalog import Catalog
     from cxralign.text.partitions import write_sections
 
-    sections, rejected = write_sections(Catalog(args.data), args.partition)
+    sections, rejected = write_sections(Catalog(args.data), args.partition, _limits(args))
     print(f"partition {args.partition}: {sections.num_rows} sectioned, "
           f"{rejected.num_rows} rejected")
     return 0
@@ -52,7 +54,7 @@ def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
     from cxralign.text.partitions import write_sentences, write_triplets
 
     catalog = Catalog(args.data)
-    sentences = write_sentences(catalog, args.partition)
+    sentences = write_sentences(catalog, args.partition, _limits(args))
     triplets = write_triplets(catalog, args.partition, parser)
     print(f"backend: {parser.backend_name}")
     print(f"partition {args.partition}: {sentences.num_rows} sentences, "
@@ -60,30 +62,47 @@ def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
     return 0
 
 
-def _sections(args: argparse.Namespace) -> int:
+def _limits(args: argparse.Namespace) -> TextLimits:
+    return TextLimits(max_report_chars=args.max_report_chars,
+                      max_sentence_chars=args.max_sentence_chars)
+
+
+def _rejected_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".rejected.parquet")
+
+
+def _section_files(args: argparse.Namespace) -> tuple[pa.Table, pa.Table]:
+    """Read INPUT, section it, write and name its rejected reports; (reports, sections)."""
     from cxralign.text.pipeline import sections_table
     from cxralign.text.readers import read_reports
 
+    reports = read_reports(args.input)
+    sections, rejected = sections_table(reports, _limits(args))
+    write_parquet_atomically(rejected, _rejected_path(args.out))
+    print(f"{reports.num_rows} reports: {sections.num_rows} sectioned, {rejected.num_rows} "
+          f"rejected -> {_rejected_path(args.out)}")
+    for reason, count in sorted(Counter(rejected.column("reason").to_pylist()).items()):
+        print(f"  rejected {reason}: {count}")
+    for name, reason, detail in zip(*(rejected.column(c).to_pylist() for c in
+                                      ("source_path_hash", "reason", "detail")), strict=True):
+        print(f"  rejected {name or '(unnamed)'}: {reason} ({detail})")
+    return reports, sections
+
+
+def _sections(args: argparse.Namespace) -> int:
     mode = _file_or_catalog(args)
     if mode is None:
         return 2
     if mode == "catalog":
         return _sections_catalog(args)
-    reports = read_reports(args.input)
-    sections, rejected = sections_table(reports)
+    _reports, sections = _section_files(args)
     write_parquet_atomically(sections, args.out)
-    print(
-        f"{reports.num_rows} reports: {sections.num_rows} sectioned, "
-        f"{rejected.num_rows} rejected -> {args.out}"
-    )
-    for reason, count in sorted(Counter(rejected.column("reason").to_pylist()).items()):
-        print(f"  rejected {reason}: {count}")
+    print(f"sections -> {args.out}")
     return 0
 
 
 def _triplets(args: argparse.Namespace) -> int:
-    from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
-    from cxralign.text.readers import read_reports
+    from cxralign.text.pipeline import load_parser, sentences_table, triplets_table
 
     mode = _file_or_catalog(args)
     if mode is None:
@@ -95,9 +114,8 @@ def _triplets(args: argparse.Namespace) -> int:
         return 2
     if mode == "catalog":
         return _triplets_catalog(args, parser)
-    reports = read_reports(args.input)
-    sections, rejected = sections_table(reports)
-    sentences = sentences_table(sections)
+    reports, sections = _section_files(args)
+    sentences = sentences_table(sections, _limits(args))
     triplets = triplets_table(sentences, parser)
     text_of = {
         (study, index): text
@@ -119,7 +137,8 @@ def _triplets(args: argparse.Namespace) -> int:
     existence = Counter(triplets.column("existence").to_pylist())
     print(f"backend: {parser.backend_name}")
     print(
-        f"{reports.num_rows} reports ({rejected.num_rows} rejected), {sentences.num_rows} sentences, "
+        f"{reports.num_rows} reports ({reports.num_rows - sections.num_rows} rejected), "
+        f"{sentences.num_rows} sentences, "
         f"{triplets.num_rows} triplets ({existence['present']} present, {existence['absent']} absent, "
         f"{existence['uncertain']} uncertain) -> {args.out}"
     )
@@ -138,7 +157,7 @@ def _find_iu_dir(given: Path | None) -> Path | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cxralign.text.evaluation import evaluate, to_markdown
+    from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
     from cxralign.text.pipeline import load_parser
 
     directory = _find_iu_dir(args.iu_dir)
@@ -147,7 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: no OpenI report directory (looked for {looked_for})", file=sys.stderr)
         return 2
     parser = load_parser(args.backend)
-    markdown = to_markdown(evaluate(directory, parser), parser.backend_name)
+    markdown = mappings_to_markdown(evaluate_mappings(directory, parser), parser.backend_name)
     print(markdown, end="")
     if args.out is not None:
         with atomic_path(args.out) as tmp:
@@ -158,12 +177,18 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _input_arguments(command: argparse.ArgumentParser, writes: str) -> None:
     """Report files in and a Parquet file out, or one partition of the catalog."""
     command.add_argument("input", nargs="?", type=Path, help="reports directory or CSV")
-    command.add_argument("--out", type=Path, help="output Parquet file (with INPUT)")
+    command.add_argument("--out", type=Path, help="output Parquet file (with INPUT); rejected "
+                         "reports go to OUT_STEM.rejected.parquet beside it")
     command.add_argument("--data", type=Path,
                          help=f"catalog mode: write {writes} of one partition of the catalog "
                          "under DATA from its previous stage's tables (instead of INPUT/--out)")
     command.add_argument("--partition", default=DEFAULT_PARTITION,
                          help="catalog mode: partition (batch) name")
+    limits = TextLimits()
+    command.add_argument("--max-report-chars", type=int, default=limits.max_report_chars,
+                         help="reject longer reports (report_too_long) before parsing them")
+    command.add_argument("--max-sentence-chars", type=int, default=limits.max_sentence_chars,
+                         help="cut longer run-on sentences into pieces of at most this length")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -199,7 +224,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="score the triplet parser against OpenI MeSH terms",
         description="Report-level precision/recall/F1 per finding, the share of MeSH-normal "
         "reports without a positive finding and side/zone agreement, on a dev half, a confirm "
-        f"half and all reports. IU_DIR defaults to {DEFAULT_IU_DIR} from the working directory "
+        "half and all reports, under the strict MeSH mapping (only terms that name the finding; "
+        f"the one targets use) and the broad one. IU_DIR defaults to {DEFAULT_IU_DIR} from the working directory "
         "or the repository root.",
     )
     ev.add_argument("iu_dir", nargs="?", type=Path, default=None, metavar="IU_DIR",

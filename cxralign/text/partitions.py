@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from cxralign.io.catalog import Catalog
 from cxralign.text.pipeline import TripletParser, sections_table, sentences_table, triplets_table
+from cxralign.text.settings import TextLimits
 
 REJECTED_SUFFIX = ".report_sections"
 
@@ -20,17 +21,19 @@ def rejected_partition(batch: str) -> str:
     return f"{batch}{REJECTED_SUFFIX}"
 
 
-def write_sections(catalog: Catalog, batch: str) -> tuple[pa.Table, pa.Table]:
+def write_sections(
+    catalog: Catalog, batch: str, limits: TextLimits | None = None
+) -> tuple[pa.Table, pa.Table]:
     """``reports`` → ``sections`` (+ rejected reports) of ``batch``; returns both tables."""
-    sections, rejected = sections_table(catalog.read_table("reports", [batch]))
+    sections, rejected = sections_table(catalog.read_table("reports", [batch]), limits)
     catalog.write_table("sections", sections, batch)
     catalog.write_table("rejected_inputs", rejected, rejected_partition(batch))
     return sections, rejected
 
 
-def write_sentences(catalog: Catalog, batch: str) -> pa.Table:
+def write_sentences(catalog: Catalog, batch: str, limits: TextLimits | None = None) -> pa.Table:
     """``sections`` → ``sentences`` of ``batch``."""
-    sentences = sentences_table(catalog.read_table("sections", [batch]))
+    sentences = sentences_table(catalog.read_table("sections", [batch]), limits)
     catalog.write_table("sentences", sentences, batch)
     return sentences
 

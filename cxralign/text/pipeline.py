@@ -13,8 +13,9 @@ from typing import Final, Protocol
 import pyarrow as pa
 
 from cxralign.io.rejections import RejectedInput, rejected_table
-from cxralign.text.sections import FIELDS, SectionRejection, parse_report
+from cxralign.text.sections import FIELDS, Reason, SectionRejection, parse_report
 from cxralign.text.sentences import split_sentences
+from cxralign.text.settings import TextLimits
 from cxralign.text.stanza_backend import StanzaParser, models_available
 from cxralign.text.triplets import RuleParser, Triplet
 
@@ -71,24 +72,33 @@ def load_parser(backend: str = "auto") -> TripletParser:
     raise ValueError(f"unknown triplet backend {backend!r}: use auto, rules or stanza")
 
 
-def sections_table(reports: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Sections of each report, and the rejected reports.
+def sections_table(
+    reports: pa.Table, limits: TextLimits | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """Sections of each report, and the rejected reports (one row each, with a reason).
 
     Input columns: ``study_id``, ``report_text`` (string or binary), ``report_format``
     (``mimic_txt``, ``openi_xml``, ``csv_text``, ``txt``; default ``txt`` when the column is
-    absent) and optionally ``source_path_hash`` (else the study id names a rejected report).
+    absent) and optionally ``source_path_hash`` or, in file mode, ``source_label`` (else the
+    study id names a rejected report).
+    A row without a study id is rejected, and so is every row after the first with the same
+    study id (a study has one report; which one is right cannot be told, so the first wins and
+    the others are named, not merged).
     """
+    limits = limits or TextLimits()
     rows = reports.to_pydict()
     count = reports.num_rows
     formats = rows.get("report_format") or ["txt"] * count
-    sources = rows.get("source_path_hash") or rows["study_id"]
+    sources = rows.get("source_path_hash") or rows.get("source_label") or rows["study_id"]
     kept: list[dict[str, object]] = []
     rejected: list[RejectedInput] = []
+    seen: set[str] = set()
     for study_id, text, report_format, source in zip(
         rows["study_id"], rows["report_text"], formats, sources, strict=True
     ):
         try:
-            sections = parse_report(text or "", report_format)
+            _check_study_id(study_id, seen)
+            sections = parse_report(text or "", report_format, limits.max_report_chars)
         except SectionRejection as rejection:
             rejected.append(RejectedInput(source, rejection.reason, rejection.detail, stage=STAGE))
             continue
@@ -100,15 +110,25 @@ def sections_table(reports: pa.Table) -> tuple[pa.Table, pa.Table]:
     return pa.Table.from_pylist(kept, schema=SECTIONS_SCHEMA), rejected_table(rejected)
 
 
-def sentences_table(sections: pa.Table) -> pa.Table:
-    """One row per sentence of the findings then the impression of each study."""
+def _check_study_id(study_id: str | None, seen: set[str]) -> None:
+    if not (study_id or "").strip():
+        raise SectionRejection(Reason.NO_STUDY_ID, "the report has no study id")
+    if study_id in seen:
+        raise SectionRejection(Reason.DUPLICATE_STUDY, "an earlier report has the same study id")
+    seen.add(study_id)
+
+
+def sentences_table(sections: pa.Table, limits: TextLimits | None = None) -> pa.Table:
+    """One row per sentence of the findings then the impression of each study (run-on sentences
+    cut to ``limits.max_sentence_chars``)."""
+    max_chars = (limits or TextLimits()).max_sentence_chars
     columns = sections.select(["study_id", *SENTENCE_SECTIONS]).to_pydict()
     rows: list[dict[str, object]] = []
     for position, study_id in enumerate(columns["study_id"]):
         index = 0
         for section in SENTENCE_SECTIONS:
             text = columns[section][position] or ""
-            for start, end in split_sentences(text):
+            for start, end in split_sentences(text, max_chars):
                 rows.append(
                     {"study_id": study_id, "sentence_index": index, "section": section,
                      "text": text[start:end], "char_start": start, "char_end": end}

@@ -7,6 +7,11 @@ It does not end after a title ("Dr.", "Mr."), after another abbreviation ("e.g."
 list marker at the start of a sentence ("1. No acute disease" is one sentence, the marker left
 out of its span). De-identification tokens ("XXXX", "___") are ordinary words. Spans are trimmed
 and a span without a letter or digit ("." left over from "disease. .") is not a sentence.
+
+A sentence longer than ``max_chars`` (a run-on text without full stops) is cut into pieces of
+at most that length, each ending at the last ``;``/``,`` or else the last space of its window
+(a hard cut only inside one over-long word). Every step looks at a bounded window, so splitting
+is linear in the text length.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ _BOUNDARY: Final = re.compile(
 _MARKER: Final = re.compile(r"[ \t]*(?:[-*\u2022]|\d{1,2}[.)])[ \t]+")
 _WORD_BEFORE: Final = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _HAS_WORD: Final = re.compile(r"\w")
+_LOOK_BACK: Final = 40  # characters before a full stop that decide whether it ends a sentence
 
 
 def _is_boundary(text: str, match: re.Match[str], sentence_start: int) -> bool:
     if not match.group().startswith("."):
         return True
-    before = text[sentence_start : match.start()]
+    before = text[max(sentence_start, match.start() - _LOOK_BACK) : match.start()]
     if before.strip().isdigit() and len(before.strip()) <= 2:
         return False  # "1." opening a list item
     word = _WORD_BEFORE.search(before)
@@ -50,8 +56,31 @@ def _is_boundary(text: str, match: re.Match[str], sentence_start: int) -> bool:
     return True
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """``(char_start, char_end)`` of each sentence of ``text``, in order."""
+def split_sentences(text: str, max_chars: int | None = None) -> list[tuple[int, int]]:
+    """``(char_start, char_end)`` of each sentence of ``text``, in order; none longer than
+    ``max_chars`` when given."""
+    spans = _sentence_spans(text)
+    if max_chars is None or all(end - start <= max_chars for start, end in spans):
+        return spans
+    return [piece for start, end in spans for piece in _pieces(text, start, end, max_chars)]
+
+
+def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into trimmed pieces of at most ``max_chars`` characters."""
+    pieces: list[tuple[int, int]] = []
+    while end - start > max_chars:
+        window = text[start : start + max_chars]
+        cut = max(window.rfind(";"), window.rfind(","))
+        if cut <= 0:
+            cut = window.rfind(" ")
+        cut = start + (cut + 1 if cut > 0 else max_chars)
+        _append(text, start, cut, pieces)
+        start = cut
+    _append(text, start, end, pieces)
+    return pieces
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY.finditer(text):

@@ -34,6 +34,12 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   not also a calcification).
 * "No acute cardiopulmonary abnormality/process/disease" names no finding and no region of the
   vocabulary, so it yields no triplet; a report saying only that has no positive finding.
+* A *sign* read as a finding (costophrenic blunting -> pleural effusion) stands for that finding
+  only while nothing else explains it: when its sentence names another cause that it does not
+  negate (scarring, pleural thickening: "blunting ... secondary to scarring", "blunting ... old
+  pleural scar", "blunted ... which could be due to effusion or scarring") or its clause calls
+  it chronic or old ("Chronic blunting of the costophrenic angle"), the sign yields no effusion.
+  An effusion the sentence names itself ("could be due to effusion or scarring") is kept.
 """
 
 from __future__ import annotations
@@ -72,6 +78,12 @@ UNCERTAIN: Final = "uncertain"
 _SCOPED: Final = (NEGATION, UNCERTAINTY, HYPOTHETICAL)  # the cue families that decide existence
 
 _JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
+# Signs that stand for a finding, the other findings that can explain them, and the words that
+# make them chronic rather than the acute finding.
+_SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str]]]] = {
+    "pleural effusion": (re.compile(r"blunt", re.I), frozenset({"scarring", "pleural thickening"})),
+}
+_CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
 # Text allowed between two anatomy mentions of one group ("heart and mediastinum"; a range,
 # "left mid to upper lung", is one group too).
@@ -319,6 +331,24 @@ def _absorbed(text: str, mentions: Sequence[Mention], clauses: Sequence[int], in
     return False
 
 
+def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
+                    finding: str, certainty: _Certainty) -> bool:
+    """True when the mention is a sign of ``finding`` that its sentence explains by another,
+    not negated, finding or its clause calls chronic (see the module docstring)."""
+    if finding not in _SIGNS:
+        return False
+    pattern, causes = _SIGNS[finding]
+    mention = mentions[index]
+    if not pattern.match(text, mention.start):
+        return False
+    for other, clause in zip(mentions, clauses, strict=True):
+        if (other.entry.kind == FINDING and causes & set(other.entry.value)
+                and certainty(other.start, other.end, clause)[0] != ABSENT):
+            return True
+    before = [m.end for m, c in zip(mentions, clauses, strict=True) if c < clauses[index]]
+    return _CHRONIC.search(text, max(before, default=0), mention.start) is not None
+
+
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
     mentions = [m for m in mentions if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
@@ -344,7 +374,8 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 continue
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:
-                if _absorbed(text, mentions, clauses, index, finding):
+                if (_absorbed(text, mentions, clauses, index, finding)
+                        or _explained_sign(text, mentions, clauses, index, finding, certainty)):
                     continue
                 spec = FINDING_SPECS[finding]
                 # "Left basilar opacity, no effusion": a negation says nothing about other clauses

@@ -74,3 +74,24 @@ def test_stanza_backend_without_models_is_a_clear_error(tmp_path, monkeypatch, c
     assert run(["triplets", str(csv_file), "--out", str(tmp_path / "o.parquet"), "--backend", "stanza"]) == 2
     assert "radiology NER" in capsys.readouterr().err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_file_mode_names_each_rejected_report(shared_data, tmp_path, capsys):
+    from cxralign.text.sections import parse_openi_xml
+
+    xml = (shared_data / "iu_xray_reports" / "1003.xml").read_text(encoding="utf-8")
+    findings = parse_openi_xml(xml).findings.replace('"', "'")
+    rows = [("s1", findings), ("", findings), ("s1", findings), ("s2", findings)]
+    csv_text = "study_id,text\n" + "".join(f'{sid},"{text}"\n' for sid, text in rows)
+    source = tmp_path / "reports.csv"
+    source.write_bytes(csv_text.encode("utf-16"))  # a UTF-16 export with its BOM
+    out = tmp_path / "sections.parquet"
+    assert run(["sections", str(source), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "rejected row 2: study_id_missing" in printed
+    assert "rejected row 3: study_id_duplicate" in printed
+    assert pq.read_table(out).column("study_id").to_pylist() == ["s1", "s2"]
+    assert pq.read_table(out).column("findings")[0].as_py() == findings
+    rejected = pq.read_table(tmp_path / "sections.rejected.parquet").to_pylist()
+    assert [(r["source_path_hash"], r["reason"]) for r in rejected] == [
+        ("row 2", "study_id_missing"), ("row 3", "study_id_duplicate")]

@@ -5,8 +5,15 @@ from __future__ import annotations
 import shutil
 
 from cxralign.text.commands import DEFAULT_IU_DIR
-from cxralign.text.evaluation import evaluate, frequent_findings, half, to_markdown
-from cxralign.text.mesh import read_term
+from cxralign.text.evaluation import (
+    evaluate,
+    evaluate_mappings,
+    frequent_findings,
+    half,
+    mappings_to_markdown,
+    to_markdown,
+)
+from cxralign.text.mesh import BROAD, STRICT, read_term
 from cxralign.text.pipeline import load_parser
 
 
@@ -39,12 +46,17 @@ def test_halves_are_stable_and_balanced():
     assert dev == [i for i in ids if half(i) == "dev"]
 
 
-def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
+def _subset(shared_data, tmp_path, count: int):
+    """The first ``count`` IU reports, copied into a directory of their own."""
     subset = tmp_path / "iu"
     subset.mkdir()
-    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:400]:
+    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:count]:
         shutil.copy(path, subset / path.name)
-    results = evaluate(subset, load_parser("rules"))
+    return subset
+
+
+def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
+    results = evaluate(_subset(shared_data, tmp_path, 400), load_parser("rules"))
     scores = results["all"]
     assert scores.reports == 400
     common = frequent_findings(scores, min_support=10)
@@ -59,3 +71,30 @@ def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
 def test_default_report_directory_is_beside_the_repository(shared_data):
     assert DEFAULT_IU_DIR.parts[-3:] == ("shared", "data", "iu_xray_reports")
     assert (shared_data / "iu_xray_reports").is_dir()
+
+
+def test_strict_mapping_counts_only_terms_that_name_the_finding():
+    def strict(term: str) -> set[str]:
+        return {m.finding for m in read_term(term, STRICT)[0]}
+
+    assert strict("Density/lung/lingula/round") == {"opacity"}  # broad: also a nodule
+    assert strict("Nodule/lung/upper lobe/left") == {"nodule"}
+    assert strict("Costophrenic Angle/left/blunted") == set()
+    assert strict("Pleural Effusion/left/small") == {"pleural effusion"}
+    assert strict("Opacity/lung/interstitial/reticular/mild") == {"opacity"}
+    assert strict("Markings/lung/interstitial/prominent") == {"interstitial markings"}
+    assert strict("Heart Failure") == set() and strict("Pulmonary Congestion") == {"edema"}
+    assert strict("Volume Loss/lung/base/left") == set()
+    assert strict("Pulmonary Fibrosis/base") == set() and strict("Cicatrix/lung") == {"scarring"}
+    # findings the strict table does not list read the same in both mappings
+    assert strict("Atherosclerosis/aorta") == findings("Atherosclerosis/aorta") == {"calcification"}
+
+
+def test_evaluation_reports_both_mappings(shared_data, tmp_path):
+    results = evaluate_mappings(_subset(shared_data, tmp_path, 150), load_parser("rules"))
+    broad, strict = results[BROAD]["all"], results[STRICT]["all"]
+    # the same predictions: strict removes expected findings, so it has more FP and no more TP
+    assert sum(strict.tp.values()) <= sum(broad.tp.values())
+    assert sum(strict.fp.values()) > sum(broad.fp.values())
+    markdown = mappings_to_markdown(results, "rules")
+    assert markdown.index("`strict`") < markdown.index("`broad`")

@@ -224,3 +224,33 @@ def test_finding_phrases_export_the_lexicon_for_peer_tools():
 def test_a_phrase_with_two_meanings_is_refused():
     with pytest.raises(ValueError, match="two meanings"):
         PhraseMatcher({"Mass": Entry("finding", ("mass",)), "mass": Entry("finding", ("nodule",))})
+
+
+def test_a_blunted_angle_explained_by_scarring_or_called_chronic_is_not_an_effusion(parser):
+    # dev-half sentences (issue 17): the blunting is attributed to something else, or chronic
+    for sentence in (
+        "Blunting of the costophrenic XXXX, and XXXX secondary to scarring/emphysematous changes.",
+        "Minimal blunting of the lateral sulci bilaterally XXXX reflects pleural thickening or "
+        "scarring, no dependent pleural fluid posteriorly.",
+        "There is blunting of the right costophrenic XXXX XXXX old pleural scar.",
+        "Chronic blunting of the costophrenic XXXX.",
+    ):
+        assert existence(parser, sentence).get("pleural effusion", set()) <= {"absent"}, sentence
+    # a sign left unexplained still stands for the effusion, and a named effusion is kept
+    assert existence(parser, "Mild blunting of right costophrenic XXXX.")["pleural effusion"] == {
+        "present"}
+    hedged = existence(parser, "Mild blunted right costophrenic XXXX which could be due to XXXX "
+                       "effusion or scarring.")
+    assert hedged["pleural effusion"] == {"uncertain"}
+
+
+def test_an_interstitial_opacity_is_an_opacity_not_interstitial_markings(parser):
+    assert existence(parser, "Bibasilar and perihilar interstitial opacities.") == {
+        "opacity": {"present"}}
+    assert existence(parser, "There is prominence of the interstitial markings bilaterally.") == {
+        "interstitial markings": {"present"}}
+
+
+def test_a_negated_cause_does_not_explain_the_blunting(parser):
+    assert existence(parser, "Blunting of the left costophrenic XXXX, no scarring.")[
+        "pleural effusion"] == {"present"}
