@@ -53,7 +53,7 @@ from cxralign.models.text_encoder import load_tokenizer
 from cxralign.train.augment import Augmentation
 from cxralign.train.collate import BatchBuilder, unwrap
 from cxralign.train.examples import Example, ExampleSet, RegionRow
-from cxralign.train.loop import decay_groups
+from cxralign.train.loop import optimizer_groups
 from cxralign.train.sampler import EpochBatchSampler
 from cxralign.train.settings import PretrainSettings
 
@@ -136,7 +136,7 @@ def peak_flops(device: torch.device, override: float | None) -> tuple[float, str
 def time_steps(model: AlignmentModel, batch, device: torch.device, steps: int
                ) -> tuple[list[float], list[float], float]:
     """Wall and CPU seconds per training step (after a warm-up step) and FLOPs of one step."""
-    optimizer = torch.optim.AdamW(decay_groups(model, 0.05), lr=1e-4, fused=True)
+    optimizer = torch.optim.AdamW(optimizer_groups(model, model.recipe), fused=True)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast("cpu", enabled=False))
 

@@ -35,6 +35,10 @@ class PretrainingBatch:
     region_sentences: torch.Tensor  # (R, S) float 0/1
     region_names: list[str]  # (R,): region name or "merged"
     tags: torch.Tensor  # (B, 78) float32: the study's tag vector (cxralign.pairs.tags)
+    # (R,) long: rows with the same id state the same thing (same normalised sentence text or
+    # the same <region, finding, existence> set), so they are each other's positives. None:
+    # rows are grouped by their own sentences only.
+    region_groups: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         batch, sentences, regions = len(self.images), len(self.sentence_ids), len(self.region_boxes)
@@ -47,6 +51,8 @@ class PretrainingBatch:
             "region_names": (len(self.region_names), regions),
             "region_sentences": (tuple(self.region_sentences.shape), (regions, sentences)),
         }
+        if self.region_groups is not None:
+            expected["region_groups"] = (len(self.region_groups), regions)
         wrong = {name: got for name, (got, want) in expected.items() if got != want}
         if wrong:
             raise ValueError(

@@ -18,6 +18,8 @@ import timm
 import torch
 from torch import nn
 
+from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE, DetectorConfig
+
 
 @dataclass(frozen=True)
 class BackboneOutput:
@@ -29,16 +31,20 @@ class BackboneOutput:
 
 
 def create_image_backbone(name: str, image_size: int, weights_path: str = "",
-                          pretrained: bool = False) -> nn.Module:
+                          pretrained: bool = False, output_stride: int = 0) -> nn.Module:
     """A timm model without classifier, ``in_chans=1``, sized for ``image_size`` inputs.
 
     ``weights_path`` (a local timm/torchvision state dict) wins over ``pretrained`` (a download
     from the hub, for users with internet). Neither is needed to reload a saved model: that is
-    ``create_image_backbone(name, size)`` followed by ``load_state_dict``.
+    ``create_image_backbone(name, size, output_stride=...)`` followed by ``load_state_dict``.
+    ``output_stride`` (0 = the model's own) dilates a CNN's last stages for a finer map; a
+    transformer's grid is set by its patch size, so there it is ignored.
     """
     kwargs: dict = {"in_chans": 1, "num_classes": 0}
     if _takes_image_size(name):
         kwargs["img_size"] = image_size
+    elif output_stride:
+        kwargs["output_stride"] = output_stride
     if weights_path:
         if not Path(weights_path).is_file():
             raise FileNotFoundError(f"image encoder weights not found: {weights_path}")
@@ -52,6 +58,26 @@ def _takes_image_size(name: str) -> bool:
     ``fixed_input_size``); CNNs do not take the argument at all."""
     config = timm.get_pretrained_cfg(name)
     return bool(config is not None and config.fixed_input_size)
+
+
+def load_detector_backbone(backbone: nn.Module, detector_dir: str | Path) -> None:
+    """Copy an anatomy detector's backbone weights (``cxralign anatomy train``) into
+    ``backbone``, which must be the same timm architecture; every backbone weight must match,
+    so a wrong architecture fails here rather than training from a half-loaded network."""
+    directory = Path(detector_dir)
+    if not (directory / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"no anatomy detector in {directory} (missing {WEIGHTS_FILE})")
+    config = DetectorConfig.from_json((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    prefix = "backbone."
+    weights = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    own = backbone.state_dict()
+    missing = sorted(set(own) - set(weights))
+    if missing or any(own[key].shape != weights[key].shape for key in own):
+        raise ValueError(f"the detector in {directory} has backbone {config.backbone!r}, which "
+                         f"does not fit this image encoder (missing {missing[:3]}); set "
+                         f"image_encoder: {config.backbone}")
+    backbone.load_state_dict({key: weights[key] for key in own})
 
 
 class ImageEncoder(nn.Module):

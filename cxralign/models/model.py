@@ -29,7 +29,11 @@ from cxralign.models.batch import PretrainingBatch
 from cxralign.models.features import ImageFeatures, LossOutput, TextFeatures
 from cxralign.models.files import replace_directory
 from cxralign.models.heads import ProjectionHead
-from cxralign.models.image_encoder import ImageEncoder, create_image_backbone
+from cxralign.models.image_encoder import (
+    ImageEncoder,
+    create_image_backbone,
+    load_detector_backbone,
+)
 from cxralign.models.objectives.adaptive_patches import (
     AdaptivePatchExtractor,
     PatchWordMatchingLoss,
@@ -40,6 +44,7 @@ from cxralign.models.objectives.region_sentence import RegionSentenceLoss
 from cxralign.models.objectives.tag_recognition import TagRecognitionHead
 from cxralign.models.objectives.token_alignment import TokenAlignmentLoss
 from cxralign.models.recipes import RecipeConfig
+from cxralign.models.text_cache import FrozenTextCache
 from cxralign.models.text_encoder import (
     TextEncoder,
     create_text_model,
@@ -76,9 +81,7 @@ class AlignmentModel(nn.Module):
         self.recipe = recipe
         self.image_size = recipe.image_size
         self.tokenizer = tokenizer or load_tokenizer(recipe.text_tokenizer or recipe.text_encoder)
-        self.image_encoder = ImageEncoder(image_backbone or create_image_backbone(
-            recipe.image_encoder, recipe.image_size, recipe.image_weights_path,
-            recipe.image_pretrained))
+        self.image_encoder = ImageEncoder(image_backbone or _image_backbone_for(recipe))
         self.term_weights = {term: weight for term, weight in recipe.term_weights().items()
                              if weight > 0}
         if not self.term_weights:
@@ -87,6 +90,9 @@ class AlignmentModel(nn.Module):
             text_model or _text_model_for(recipe, self.tokenizer),
             self.tokenizer.all_special_ids, recipe.text_pooling,
             cls_attention=self._weights_words_by_attention())
+        self.text_cache = FrozenTextCache() if recipe.text_learning_rate == 0 else None
+        if self.text_cache is not None:
+            self.text_encoder.requires_grad_(False)
 
         def head(in_dim: int) -> ProjectionHead:
             return ProjectionHead(in_dim, recipe.projection_hidden_dim, recipe.embed_dim)
@@ -103,6 +109,34 @@ class AlignmentModel(nn.Module):
             samples_per_side=recipe.adaptive_samples_per_side,
         ) if "adaptive_patch" in self.term_weights else None
 
+    def train(self, mode: bool = True) -> AlignmentModel:
+        """As ``nn.Module.train``, but a frozen text encoder stays in eval mode: its outputs are
+        cached, so they must not depend on dropout."""
+        super().train(mode)
+        if self.text_cache is not None:
+            self.text_encoder.eval()
+        return self
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by the optimiser group they belong to: ``image_encoder``,
+        ``text_encoder`` (absent when frozen), ``heads`` (projections) and ``objectives`` (the
+        objectives' own modules: tag decoder, prototypes, temperature, adaptive patches)."""
+        owners = {"image_encoder": self.image_encoder, "text_encoder": self.text_encoder,
+                  "objectives": nn.ModuleList([self.objectives, *filter(None, [
+                      self.adaptive_patches])])}
+        groups = {name: [p for p in module.parameters() if p.requires_grad]
+                  for name, module in owners.items()}
+        claimed = {id(p) for params in groups.values() for p in params}
+        groups["heads"] = [p for p in self.parameters()
+                           if p.requires_grad and id(p) not in claimed]
+        return {name: params for name, params in groups.items() if params}
+
+    def fit_data_statistics(self, tags: torch.Tensor) -> None:
+        """Set what the objectives take from the training set before training: the class
+        balance of tag recognition from the training studies' tag matrix ``tags``."""
+        if "tag_recognition" in self.objectives:
+            self.objectives["tag_recognition"].fit_class_balance(tags)
+
     def _weights_words_by_attention(self) -> bool:
         return "token_alignment" in self.term_weights and \
             self.recipe.token_importance == "attention"
@@ -114,26 +148,44 @@ class AlignmentModel(nn.Module):
         (default: the recipe's report budget; pass ``recipe.max_sentence_tokens`` for
         sentences), on the model's device."""
         ids, mask = tokenize(self.tokenizer, texts, max_tokens or self.recipe.max_report_tokens)
-        device = self.image_head[0].weight.device
-        return ids.to(device), mask.to(device)
+        return ids.to(self.device), mask.to(self.device)
 
-    def encode_images(self, images: torch.Tensor) -> ImageFeatures:
+    @property
+    def device(self) -> torch.device:
+        """Where the model's tensors live."""
+        return self.image_head.norm.running_mean.device
+
+    def encode_images(self, images: torch.Tensor, patches: bool = True) -> ImageFeatures:
         """Embeddings of ``images`` (B, 1, H, W). Without a patch-level objective, patches go
-        through the global head (one shared map, as in dense CLIP features)."""
+        through the global head (one shared map, as in dense CLIP features). ``patches=False``
+        skips projecting them (``patches`` is then an empty ``(B, 0, D)`` tensor): training
+        does so when no objective reads them, which also keeps patch rows out of the global
+        head's batch statistics."""
         backbone = self.image_encoder(images)
         feature_map = backbone.feature_map
-        cells = feature_map.flatten(2).transpose(1, 2)  # (B, h·w, C)
-        patches = (self.patch_head or self.image_head)(cells)
-        return ImageFeatures(global_=self.image_head(backbone.pooled), patches=patches,
+        global_ = self.image_head(backbone.pooled)
+        if patches:
+            cells = feature_map.flatten(2).transpose(1, 2)  # (B, h·w, C)
+            projected = (self.patch_head or self.image_head)(cells)
+        else:
+            projected = global_.new_zeros((len(global_), 0, global_.shape[-1]))
+        return ImageFeatures(global_=global_, patches=projected,
                              grid=(feature_map.shape[-2], feature_map.shape[-1]),
                              feature_map=feature_map)
 
-    def encode_texts(self, ids: torch.Tensor, mask: torch.Tensor) -> TextFeatures:
-        """Embeddings of token ``ids``/``mask`` (N, T) (reports or sentences)."""
-        text = self.text_encoder(ids, mask)
-        words = (self.word_head or self.text_head)(text.tokens)
-        return TextFeatures(global_=self.text_head(text.pooled), words=words,
-                            word_mask=text.word_mask, word_importance=text.cls_attention)
+    def encode_texts(self, ids: torch.Tensor, mask: torch.Tensor, words: bool = True
+                     ) -> TextFeatures:
+        """Embeddings of token ``ids``/``mask`` (N, T) (reports or sentences); a frozen text
+        encoder's outputs come from the run's cache. ``words=False`` skips projecting every
+        token (``words`` is then an empty ``(N, 0, D)`` tensor)."""
+        text = (self.text_cache(self.text_encoder, ids, mask) if self.text_cache is not None
+                else self.text_encoder(ids, mask))
+        global_ = self.text_head(text.pooled)
+        projected = ((self.word_head or self.text_head)(text.tokens) if words
+                     else global_.new_zeros((len(global_), 0, global_.shape[-1])))
+        return TextFeatures(global_=global_, words=projected,
+                            word_mask=text.word_mask if words else text.word_mask[:, :0],
+                            word_importance=text.cls_attention if words else None)
 
     def encode_regions(self, feature_map: torch.Tensor, boxes: torch.Tensor,
                        box_image: torch.Tensor) -> torch.Tensor:
@@ -151,8 +203,10 @@ class AlignmentModel(nn.Module):
     # ---- objectives ------------------------------------------------------------------------
     def forward(self, batch: PretrainingBatch) -> LossOutput:
         """Weighted loss terms of the recipe on ``batch`` and their sum."""
-        image = self.encode_images(batch.images)
-        report = self.encode_texts(batch.report_ids, batch.report_mask)
+        image = self.encode_images(batch.images,
+                                   patches=bool(PATCH_TERMS & self.term_weights.keys()))
+        report = self.encode_texts(batch.report_ids, batch.report_mask,
+                                   words=bool(WORD_TERMS & self.term_weights.keys()))
         terms = {term: weight * self._term(term, batch, image, report)
                  for term, weight in self.term_weights.items()}
         return LossOutput(total=torch.stack(list(terms.values())).sum(), terms=terms)
@@ -167,8 +221,9 @@ class AlignmentModel(nn.Module):
         if term == "region_sentence":
             regions = self.encode_regions(image.feature_map, batch.region_boxes,
                                           batch.region_image)
-            sentences = self.encode_texts(batch.sentence_ids, batch.sentence_mask).global_
-            return objective(regions, sentences, batch.region_sentences)
+            sentences = self.encode_texts(batch.sentence_ids, batch.sentence_mask,
+                                          words=False).global_
+            return objective(regions, sentences, batch.region_sentences, batch.region_groups)
         if term == "tag_recognition":
             return objective(image.patches, batch.tags).loss
         if term == "token_alignment":
@@ -212,7 +267,8 @@ class AlignmentModel(nn.Module):
         directory = Path(directory)
         recipe = RecipeConfig.model_validate_json(
             (directory / RECIPE_FILE).read_text(encoding="utf-8"))
-        backbone = create_image_backbone(recipe.image_encoder, recipe.image_size)
+        backbone = create_image_backbone(recipe.image_encoder, recipe.image_size,
+                                         output_stride=recipe.image_output_stride)
         backbone.load_state_dict(
             torch.load(directory / IMAGE_FILE, map_location=map_location, weights_only=True))
         text_dir = str(directory / TEXT_DIR)
@@ -225,6 +281,17 @@ class AlignmentModel(nn.Module):
             raise RuntimeError(f"{directory / HEADS_FILE} does not match recipe "
                                f"{recipe.name!r}: missing {missing}, unexpected {unexpected}")
         return model.to(map_location)
+
+
+def _image_backbone_for(recipe: RecipeConfig) -> nn.Module:
+    """The recipe's image backbone, from a local weights file, the hub or an anatomy
+    detector's backbone when the recipe names one."""
+    backbone = create_image_backbone(recipe.image_encoder, recipe.image_size,
+                                     recipe.image_weights_path, recipe.image_pretrained,
+                                     recipe.image_output_stride)
+    if recipe.image_init_detector:
+        load_detector_backbone(backbone, recipe.image_init_detector)
+    return backbone
 
 
 def _text_model_for(recipe: RecipeConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
@@ -259,5 +326,6 @@ def _build_objective(term: str, recipe: RecipeConfig) -> nn.Module:
                                       epsilon=recipe.sinkhorn_epsilon,
                                       sinkhorn_iterations=recipe.sinkhorn_iterations)
     if term == "adaptive_patch":
-        return PatchWordMatchingLoss(temperature=recipe.adaptive_temperature)
+        return PatchWordMatchingLoss(temperature=recipe.adaptive_temperature,
+                                     patch_to_word_weight=recipe.adaptive_patch_to_word_weight)
     raise KeyError(f"loss term {term!r} has no objective module")

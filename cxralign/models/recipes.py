@@ -67,6 +67,20 @@ class RecipeConfig(BaseModel):
         default=False,
         description="Download timm's pretrained weights (needs internet; never the default).",
     )
+    image_init_detector: str = Field(
+        default="",
+        description="Anatomy-detector model directory (cxralign anatomy train) whose backbone "
+        "initialises the image encoder: a backbone that has already learnt where the lungs, "
+        "heart and mediastinum are. image_encoder must name the detector's backbone "
+        "(resnet10t by default). Empty = no detector.",
+    )
+    image_output_stride: int = Field(
+        default=0, ge=0,
+        description="Output stride of a CNN image encoder (timm output_stride: 8 or 16 dilate "
+        "the last stages); 0 = the backbone's own (32 for ResNets). A finer map lets a region "
+        "cover several cells at small input sizes (region pooling, tag recognition, adaptive "
+        "patches and lung segmentation all read it).",
+    )
 
     # ---- text encoder --------------------------------------------------------------------
     text_encoder: str = Field(
@@ -80,6 +94,13 @@ class RecipeConfig(BaseModel):
         description="Tokenizer directory overriding the text encoder's own (e.g. a WordPiece "
         "vocabulary trained on the report corpus by train_wordpiece_tokenizer); requires "
         "text_from_scratch because pretrained embeddings index the original vocabulary.",
+    )
+    text_learning_rate: float = Field(
+        default=0.0, ge=0,
+        description="Peak AdamW learning rate of the text encoder; 0 = frozen, its outputs "
+        "computed once per distinct report or sentence and cached. A pretrained text tower next "
+        "to an image tower trained from scratch collapses within steps at the image tower's "
+        "rate (benchmarks/RESULTS.md); fine-tune at <= 2e-5 (MGCA 2e-5) when it must adapt.",
     )
     text_from_scratch: bool = Field(
         default=False,
@@ -196,18 +217,29 @@ class RecipeConfig(BaseModel):
     sinkhorn_iterations: int = Field(
         default=3, ge=1, description="Sinkhorn–Knopp iterations (MGCA 3)."
     )
+    prototype_freeze_epochs: int = Field(
+        default=1, ge=0,
+        description="Epochs during which the prototypes receive no update (MGCA freezes them "
+        "for the first epoch so the embeddings settle before clusters are drawn).",
+    )
 
     # ---- AdaMatch adaptive patch–word matching --------------------------------------------
     adaptive_patch_weight: float = Field(
         default=0.0, ge=0, description="Weight of AdaMatch's adaptive patch–word matching."
     )
     adaptive_patch_grid: int = Field(
-        default=6, ge=1,
-        description="Side of the grid of adaptive patches laid over the feature map; its own "
-        "grid is the natural choice (6 for a stride-32 CNN at 192 px; 7 at 224 px).",
+        default=8, ge=1,
+        description="Side of the grid of adaptive patches laid over the feature map; at least "
+        "8 so patches have room to adapt, on a map at least as fine (image_output_stride: "
+        "8 px cells at 64 px input, or 16 at 128 px).",
     )
     adaptive_samples_per_side: int = Field(
         default=2, ge=1, description="Bilinear samples per side averaged inside each patch."
+    )
+    adaptive_patch_to_word_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Share of the patch→word matching direction (each patch's best word) "
+        "beside word→patch (each word's best patch); AdaMatch matches both ways.",
     )
     adaptive_temperature: float = Field(
         default=0.07, gt=0, description="Temperature of the patch–word matching InfoNCE."
@@ -220,7 +252,10 @@ class RecipeConfig(BaseModel):
         "128 (ASG).",
     )
     learning_rate: float = Field(
-        default=1e-4, gt=0, description="Peak AdamW learning rate (ConVIRT 1e-4, MGCA 2e-5)."
+        default=1e-4, gt=0,
+        description="Peak AdamW learning rate of the image encoder, the projection heads and "
+        "the objectives' own modules (ConVIRT 1e-4); the text encoder has its own "
+        "(text_learning_rate).",
     )
     weight_decay: float = Field(default=0.05, ge=0, description="AdamW weight decay.")
     epochs: int = Field(default=10, ge=1, description="Passes over the training studies.")

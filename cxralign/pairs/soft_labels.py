@@ -6,8 +6,9 @@ one-hot target with tag similarity: target = ``(1 - α)·I + α·S̃``, where ``
 study×study similarity of tag vectors, normalised so each row sums to 1.
 
 Similarity is the cosine of the tag vectors: it is non-negative (tags are 0/1), 1 for identical
-tag sets whatever their size, and symmetric. A study with no tag has no direction; its
-similarity row is its own diagonal entry only, so its target stays one-hot.
+tag sets whatever their size, and symmetric. A study with no tag has no direction: it is
+similar (1) to every other study with no tag, since both state the same, empty set (for the
+present-finding vectors that training compares, two normal studies), and to nothing else.
 
 Both directions: the image→report loss takes row ``i`` of the target over the batch's reports,
 the report→image loss takes row ``j`` over the batch's images. Row-normalising ``S`` and ``Sᵀ``
@@ -21,14 +22,16 @@ import numpy as np
 
 
 def tag_similarity(tags: np.ndarray) -> np.ndarray:
-    """Cosine similarity ``(n, n)`` of the rows of ``tags`` ``(n, TAG_COUNT)``, with 1 on the
-    diagonal also for all-zero rows (see the module docstring)."""
+    """Cosine similarity ``(n, n)`` of the rows of ``tags`` ``(n, TAG_COUNT)``; all-zero rows
+    are 1 to each other (see the module docstring)."""
     tags = np.asarray(tags, dtype=np.float64)
     if tags.ndim != 2:
         raise ValueError(f"tags must be a (studies, tags) matrix, got shape {tags.shape}")
     norms = np.linalg.norm(tags, axis=1)
     unit = np.divide(tags, norms[:, None], out=np.zeros_like(tags), where=norms[:, None] > 0)
     similarity = unit @ unit.T
+    empty = norms == 0
+    similarity[np.ix_(empty, empty)] = 1.0
     np.fill_diagonal(similarity, 1.0)
     return similarity
 

@@ -91,9 +91,14 @@ class BatchBuilder:
         boxes, visible = warp_boxes(staged_boxes.reshape(-1, 4), box_image, views)
         kept = [i for i in range(len(rows)) if visible[i] >= max(self.min_box_visible, 1e-6)]
         region_sentences = torch.zeros((len(kept), int(offsets[-1])), dtype=torch.float32)
+        statements: dict[frozenset, int] = {}
+        region_groups = torch.zeros(len(kept), dtype=torch.long)
         for out_row, row in enumerate(kept):
             b, region = rows[row]
             region_sentences[out_row, [int(offsets[b]) + s for s in region.sentences]] = 1.0
+            stated = frozenset(examples[b].sentence_keys[s] if examples[b].sentence_keys
+                               else (b, s) for s in region.sentences)
+            region_groups[out_row] = statements.setdefault(stated, len(statements))
 
         return PretrainingBatch(
             images=images,
@@ -103,6 +108,7 @@ class BatchBuilder:
             region_boxes=boxes[kept].reshape(-1, 4), region_image=box_image[kept],
             region_sentences=region_sentences,
             region_names=[rows[row][1].name for row in kept],
+            region_groups=region_groups,
             tags=torch.from_numpy(np.stack([e.tags for e in examples]).astype(np.float32)),
         )
 

@@ -25,8 +25,8 @@ from cxralign.train.settings import PretrainSettings
 if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not wait for them
     from cxralign.train.loop import RunResult
 
-FLAG_FIELDS = ("steps", "epochs", "batch_size", "image_size", "text_layers", "accumulation", "lr",
-               "device", "workers", "checkpoint_every")
+FLAG_FIELDS = ("steps", "epochs", "batch_size", "image_size", "image_output_stride",
+               "text_layers", "accumulation", "lr", "device", "workers", "checkpoint_every")
 
 
 def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:

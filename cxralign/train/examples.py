@@ -15,7 +15,8 @@ memory-mapped staged shards until a batch needs them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+import re
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +60,8 @@ class Example:
     sentence_ids: tuple[tuple[int, ...], ...]
     regions: tuple[RegionRow, ...]
     tags: np.ndarray
+    sentence_keys: tuple[Hashable, ...] = ()
+    """What each sentence states, comparable across studies (:func:`statement_key`)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def load_examples(
     study_ids = images["study_id"].to_pylist()
     sentences = _study_sentences(catalog.read_table("sentences"), set(study_ids), max_sentences)
     regions = _image_regions(catalog.read_table("pairs"), sentences)
+    statements = _sentence_statements(catalog.read_table("triplets"), set(study_ids))
     tags = study_tag_matrix(catalog.read_table("study_tags"), study_ids)
 
     unique_studies = sorted(set(study_ids))
@@ -102,9 +106,11 @@ def load_examples(
     for (study, _), ids in zip(flat, encoded, strict=True):
         sentence_ids[study].append(ids)
 
+    keys = {study: tuple(statement_key(text, statements.get((study, index), frozenset()))
+                         for index, text in items) for study, items in sentences.items()}
     examples = [
         Example(image_id, study_id, report_ids[study_id], tuple(sentence_ids.get(study_id, [])),
-                tuple(regions.get(image_id, [])), tags[row])
+                tuple(regions.get(image_id, [])), tags[row], keys.get(study_id, ()))
         for row, (image_id, study_id) in enumerate(
             zip(images["image_id"].to_pylist(), study_ids, strict=True))
     ]
@@ -144,6 +150,27 @@ def _study_sentences(sentences: pa.Table, studies: set[str], limit: int
         if study_id in studies:
             by_study[study_id].append((int(index), text))
     return {study: sorted(items)[:limit] for study, items in by_study.items()}
+
+
+def statement_key(text: str, triplets: frozenset[tuple[str, str, str]]) -> Hashable:
+    """What a sentence states, as a key equal for sentences that say the same thing: its set of
+    ⟨region, finding, existence⟩ triplets, or, for a sentence without any, its text lower-cased
+    with punctuation and spacing removed (so "Heart size is normal." in two studies match)."""
+    if triplets:
+        return triplets
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _sentence_statements(triplets: pa.Table, studies: set[str]
+                         ) -> dict[tuple[str, int], frozenset[tuple[str, str, str]]]:
+    """(study_id, sentence_index) -> the triplets parsed from that sentence."""
+    rows = triplets.select(["study_id", "sentence_index", "region", "finding",
+                            "existence"]).to_pydict()
+    found: dict[tuple[str, int], set[tuple[str, str, str]]] = defaultdict(set)
+    for study_id, index, region, finding, existence in zip(*rows.values(), strict=True):
+        if study_id in studies:
+            found[(study_id, int(index))].add((region, finding, existence))
+    return {key: frozenset(value) for key, value in found.items()}
 
 
 def _image_regions(pairs: pa.Table, sentences: dict[str, list[tuple[int, str]]]

@@ -1,7 +1,10 @@
 """The pre-training loop: one recipe, one seed, one model directory.
 
-AdamW (no decay on biases and norm weights) with linear warm-up and cosine decay, gradient
-accumulation over micro-batches, global-norm clipping, bf16 autocast on CUDA (fp32 on the CPU,
+AdamW in parameter groups, each with its own learning rate and clipped on its own (image
+encoder, text encoder, projection heads, objective modules: a from-scratch image tower and a
+pretrained text tower want rates two orders of magnitude apart, and one global clip lets the
+noisiest group set the step of all; no decay on biases and norm weights), linear warm-up and
+cosine decay, gradient accumulation over micro-batches, bf16 autocast on CUDA (fp32 on the CPU,
 where bf16 matmuls are slower), DDP under ``torchrun``. The batch size is the recipe's number of
 pairs per optimiser step; each process draws ``batch_size / (world_size · accumulation)`` pairs
 per micro-batch, so changing the number of GPUs or the accumulation leaves the optimisation
@@ -42,7 +45,7 @@ from cxralign.models.model import AlignmentModel
 from cxralign.models.recipes import RecipeConfig, load_recipe
 from cxralign.train import checkpoint
 from cxralign.train.augment import Augmentation
-from cxralign.train.collate import BatchBuilder, unwrap
+from cxralign.train.collate import BatchBuilder, pad_ids, unwrap
 from cxralign.train.examples import ExampleSet, load_examples
 from cxralign.train.output import log_table, publish_model_dir
 from cxralign.train.runtime import Runtime, start, stop
@@ -89,14 +92,37 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: matrices decay; biases, norm scales and scalars (temperature) do not."""
-    decay, keep = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (decay if parameter.ndim >= 2 else keep).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": keep, "weight_decay": 0.0}]
+def optimizer_groups(model: AlignmentModel, recipe: RecipeConfig) -> list[dict[str, Any]]:
+    """AdamW parameter groups, two per :meth:`AlignmentModel.parameter_groups` entry (named
+    ``<group>`` and ``<group>/no_decay``): matrices decay; biases, norm scales and scalars
+    (temperature) do not. The text encoder runs at ``text_learning_rate``, the rest at
+    ``learning_rate``."""
+    groups = []
+    for name, parameters in model.parameter_groups().items():
+        lr = recipe.text_learning_rate if name == "text_encoder" else recipe.learning_rate
+        decay = [p for p in parameters if p.ndim >= 2]
+        keep = [p for p in parameters if p.ndim < 2]
+        groups += [{"name": group, "params": params, "lr": lr, "weight_decay": wd}
+                   for group, params, wd in ((name, decay, recipe.weight_decay),
+                                             (f"{name}/no_decay", keep, 0.0)) if params]
+    return groups
+
+
+def clip_each_group(optimizer: torch.optim.Optimizer, max_norm: float) -> dict[str, float]:
+    """Clip the gradient norm of each parameter group (both halves of a named group together)
+    to ``max_norm``; their norms before clipping, by group name, for the training log."""
+    by_name: dict[str, list[torch.Tensor]] = {}
+    for group in optimizer.param_groups:
+        by_name.setdefault(group["name"].split("/")[0], []).extend(group["params"])
+    return {name: float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            for name, params in by_name.items()}
+
+
+def freeze_prototypes(model: AlignmentModel, epoch: int) -> None:
+    """MGCA's schedule: no prototype update during the first ``prototype_freeze_epochs``
+    (their gradient is dropped before the optimiser step, so AdamW's state stays empty)."""
+    if "prototype" in model.objectives and epoch < model.recipe.prototype_freeze_epochs:
+        model.objectives["prototype"].prototypes.grad = None
 
 
 def micro_batch_size(recipe: RecipeConfig, settings: PretrainSettings, world_size: int) -> int:
@@ -156,20 +182,24 @@ def _pretrain(spec: RunSpec, runtime: Runtime, progress: Progress) -> RunResult:
     began = time.perf_counter()
     seed_everything(spec.seed)
     recipe = load_recipe(spec.recipe, spec.recipe_config or None, **settings.recipe_overrides())
-    model = AlignmentModel(recipe).to(runtime.device)
+    model = AlignmentModel(recipe)
     data = load_examples(Catalog(spec.data), model.tokenizer, split=settings.split,
                          view_positions=settings.view_positions,
                          max_sentences=settings.max_sentences,
                          max_report_tokens=recipe.max_report_tokens,
                          max_sentence_tokens=recipe.max_sentence_tokens)
+    model.fit_data_statistics(torch.from_numpy(np.stack([e.tags for e in data.examples])))
+    model = model.to(runtime.device)
+    if model.text_cache is not None:
+        _warm_text_cache(model, data, progress)
     micro = micro_batch_size(recipe, settings, runtime.world_size)
     batches_per_epoch = EpochBatchSampler(len(data), micro, spec.seed, runtime.rank,
                                           runtime.world_size).batches_per_epoch
     steps_per_epoch = max(1, batches_per_epoch // settings.accumulation)
     total_steps = settings.steps or recipe.epochs * steps_per_epoch
     # Fused AdamW: one kernel over all parameters instead of a Python loop (CPU and CUDA).
-    optimizer = torch.optim.AdamW(decay_groups(model, recipe.weight_decay),
-                                  lr=recipe.learning_rate, fused=True)
+    optimizer = torch.optim.AdamW(optimizer_groups(model, recipe), lr=recipe.learning_rate,
+                                  fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(total_steps, settings.warmup_fraction, settings.min_lr_ratio))
     fingerprint = _fingerprint(spec, recipe, data, runtime.world_size)
@@ -209,7 +239,7 @@ def _pretrain(spec: RunSpec, runtime: Runtime, progress: Progress) -> RunResult:
     while step < total_steps:
         tick = time.perf_counter()
         terms = _train_step(network, model, optimizer, stream, settings, runtime)
-        lr = optimizer.param_groups[0]["lr"]
+        lr = optimizer.param_groups[0]["lr"]  # the image encoder's
         scheduler.step()
         step += 1
         row = {"step": step, "epoch": stream.epoch, "lr": lr,
@@ -244,6 +274,27 @@ def _pretrain(spec: RunSpec, runtime: Runtime, progress: Progress) -> RunResult:
     return result
 
 
+def _warm_text_cache(model: AlignmentModel, data: ExampleSet, progress: Progress,
+                     batch_size: int = 256) -> None:
+    """Encode every distinct report and sentence of the run once with the frozen text encoder,
+    in length-sorted batches (little padding), before the first step: the same work the first
+    epoch would do batch by batch, done at a fraction of the cost and reported as it goes."""
+    texts = list(dict.fromkeys([e.report_ids for e in data.examples]
+                               + [ids for e in data.examples for ids in e.sentence_ids]))
+    texts.sort(key=len)
+    started, reported = time.perf_counter(), time.perf_counter()
+    for first in range(0, len(texts), batch_size):
+        ids, mask = pad_ids(texts[first:first + batch_size], data.pad_token_id)
+        model.encode_texts(ids.to(model.device), mask.to(model.device), words=False)
+        done = min(first + batch_size, len(texts))
+        if time.perf_counter() - reported > 10 or done == len(texts):
+            reported = time.perf_counter()
+            elapsed = reported - started
+            progress({"event": "text_cache", "texts": done, "of": len(texts),
+                      "texts_per_second": round(done / max(elapsed, 1e-9), 1),
+                      "eta_seconds": round(elapsed / done * (len(texts) - done), 1)})
+
+
 def _train_step(network: nn.Module, model: AlignmentModel, optimizer: torch.optim.Optimizer,
                 stream: _Stream, settings: PretrainSettings, runtime: Runtime) -> dict[str, float]:
     """One optimiser step over ``settings.accumulation`` micro-batches; the loss terms (mean
@@ -263,8 +314,8 @@ def _train_step(network: nn.Module, model: AlignmentModel, optimizer: torch.opti
         for name, value in {"loss": output.total, **{f"loss_{t}": v for t, v in
                                                      output.terms.items()}}.items():
             totals[name] = totals.get(name, 0) + value.detach().float() / settings.accumulation
-    if settings.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+    freeze_prototypes(model, stream.epoch)
+    norms = clip_each_group(optimizer, settings.grad_clip if settings.grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     names = list(totals)
@@ -272,7 +323,8 @@ def _train_step(network: nn.Module, model: AlignmentModel, optimizer: torch.opti
     if runtime.distributed:
         torch.distributed.all_reduce(values)
         values /= runtime.world_size
-    return dict(zip(names, values.tolist(), strict=True))
+    return {**dict(zip(names, values.tolist(), strict=True)),
+            **{f"grad_norm_{name}": norm for name, norm in norms.items()}}
 
 
 def _save_checkpoint(spec: RunSpec, runtime: Runtime, model: AlignmentModel,

@@ -99,7 +99,19 @@ def test_uncertain_tags_policy_changes_similarity() -> None:
     assert torch.allclose(separate, torch.eye(2))
     assert torch.allclose(positive, torch.full((2, 2), 0.5))
     assert torch.allclose(ignored, torch.eye(2))
-    assert similarity_tags(tags, "negative")[0, tag_position("pleural effusion", "absent")] == 1
+    # U-Zeros: the hedged finding is simply not present; absent channels are never compared
+    assert similarity_tags(tags, "negative")[0].sum() == 0
+    assert similarity_tags(tags, "separate")[1, tag_position("pleural effusion", "present")] == 1
+
+
+def test_soft_labels_compare_present_findings_only() -> None:
+    """ERL's soft labels come from the sets of present findings: two reports that negate
+    different findings state the same (empty) set, and a shared negation makes no similarity."""
+    tags = _tags([("pneumothorax", "absent")], [("pleural effusion", "absent")],
+                 [("edema", "present"), ("pneumothorax", "absent")])
+    targets = soft_label_targets(tags, 1.0, "separate")
+    assert torch.allclose(targets[0], torch.tensor([0.5, 0.5, 0.0]))
+    assert torch.allclose(targets[2], torch.tensor([0.0, 0.0, 1.0]))
 
 
 def test_temperature_fixed_or_learnable_and_clamped() -> None:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from cxralign.models.objectives.adaptive_patches import (
     AdaptivePatchExtractor,
     PatchWordMatchingLoss,
+    patch_max_similarity,
     sample_patches,
     word_max_similarity,
 )
@@ -106,7 +107,7 @@ def test_word_max_similarity_and_loss_known_answer() -> None:
     r = 1 / math.sqrt(2)
     expected_sim = torch.tensor([[1.0, r / 2], [0.0, (1 + r) / 2]])
     assert torch.allclose(word_max_similarity(patches, words, mask), expected_sim, atol=1e-6)
-    out = PatchWordMatchingLoss(temperature=1.0)(patches, words, mask)
+    out = PatchWordMatchingLoss(temperature=1.0, patch_to_word_weight=0.0)(patches, words, mask)
     s = expected_sim.tolist()
 
     def ce(logits: list[float], target: int) -> float:
@@ -116,6 +117,21 @@ def test_word_max_similarity_and_loss_known_answer() -> None:
     cols = ce([s[0][0], s[1][0]], 0) + ce([s[0][1], s[1][1]], 1)
     assert out.loss.item() == pytest.approx(0.5 * (rows / 2 + cols / 2), rel=1e-6)
     assert torch.allclose(out.similarity, expected_sim, atol=1e-6)
+
+
+def test_patch_to_word_direction_known_answer() -> None:
+    """Each patch picks its best valid word, averaged over patches; the loss mixes both ways."""
+    patches, words, mask = _matching_example()
+    r = 1 / math.sqrt(2)
+    # image 0 (patches e1, e1): report 0's only word e1 -> 1; report 1's words e2, (e1+e2)/√2 -> r
+    # image 1 (patches e2, e2): report 0 -> 0; report 1 -> 1
+    expected = torch.tensor([[1.0, r], [0.0, 1.0]])
+    assert torch.allclose(patch_max_similarity(patches, words, mask), expected, atol=1e-6)
+    both = PatchWordMatchingLoss(temperature=1.0, patch_to_word_weight=0.5)(patches, words, mask)
+    words_only = word_max_similarity(patches, words, mask)
+    assert torch.allclose(both.similarity, 0.5 * (expected + words_only), atol=1e-6)
+    with pytest.raises(ValueError, match="patch_to_word_weight"):
+        PatchWordMatchingLoss(patch_to_word_weight=1.5)
 
 
 def test_matching_gradients_reach_patches_and_words() -> None:

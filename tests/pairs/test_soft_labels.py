@@ -38,6 +38,13 @@ def test_a_study_without_tags_keeps_a_one_hot_target():
     np.testing.assert_allclose(soft_targets(TAGS, 0.7)[4], np.eye(len(TAGS))[4])
 
 
+def test_studies_without_tags_state_the_same_empty_set():
+    tags = np.stack([tag_vector([]), tag_vector([("edema", "present")]), tag_vector([])])
+    similarity = tag_similarity(tags)
+    np.testing.assert_allclose(similarity, [[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+    np.testing.assert_allclose(soft_targets(tags, 0.4)[0], [0.6 + 0.2, 0.0, 0.2])
+
+
 def test_similarity_is_symmetric_cosine_so_one_matrix_serves_both_directions():
     similarity = tag_similarity(TAGS)
     np.testing.assert_allclose(similarity, similarity.T)

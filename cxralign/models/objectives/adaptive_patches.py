@@ -12,10 +12,13 @@ size) and moves patches only where the matching loss pays for it.
 Patch–word matching (AdaMatch's adaptive patch–word alignment, in the token-wise max form of
 FILIP): for an image ``i`` and a report ``j``, each valid word of ``j`` picks its most similar
 adaptive patch of ``i`` (cosine), and the image–report similarity is the mean over the words of
-these maxima. A symmetric InfoNCE over the batch (image→report rows, report→image columns) then
-pulls matched pairs together. Words pick their patch, not the other way round, because a report
-describes only some of the image: averaging over patches would reward every background patch
-for finding *some* word.
+these maxima. AdaMatch matches in both directions, so the patch→word direction is mixed in:
+each adaptive patch picks its most similar word, averaged over the patches, weighted by
+``patch_to_word_weight`` (½ by default; 0 gives the word→patch form alone). Word→patch keeps
+every word responsible for finding its evidence; patch→word asks every patch to be explained by
+some word, which pushes patches over normal anatomy towards the words that describe it
+("heart size is normal") instead of leaving them unconstrained. A symmetric InfoNCE over the
+batch (image→report rows, report→image columns) then pulls matched pairs together.
 
 Public API (tensor-level)::
 
@@ -27,7 +30,7 @@ Public API (tensor-level)::
     patches.offsets   # (B, P, 2) (dx, dy) in cells;  patches.sizes (B, P, 2) (w, h) in cells
     sample_patches(feature_map, offsets, sizes, grid, samples_per_side) -> (B, P, C)
 
-    matcher = PatchWordMatchingLoss(temperature=0.07, weight=1.0)
+    matcher = PatchWordMatchingLoss(temperature=0.07, weight=1.0, patch_to_word_weight=0.5)
     out = matcher(patches,      # (B, P, D) adaptive patch features (projected to the text space)
                   words,        # (B, T, D) word features
                   word_mask)    # (B, T) bool, True = real word
@@ -179,6 +182,29 @@ def word_max_similarity(patches: torch.Tensor, words: torch.Tensor, word_mask: t
     return (best * mask).sum(dim=-1) / mask.sum(dim=-1).clamp_min(1.0)
 
 
+def patch_max_similarity(patches: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor
+                         ) -> torch.Tensor:
+    """``(B_img, B_rep)``: for each image–report pair, the mean over the image's patches of the
+    best cosine similarity among the report's valid words (0 for a report without words)."""
+    patches = F.normalize(patches, dim=-1)
+    words = F.normalize(words, dim=-1)
+    token_sim = torch.einsum("ipd,jtd->ijpt", patches, words)  # (B_img, B_rep, P, T)
+    valid = word_mask.bool()[None, :, None, :]
+    best = token_sim.masked_fill(~valid, -torch.inf).max(dim=-1).values  # (B_img, B_rep, P)
+    has_words = word_mask.bool().any(dim=-1)[None, :]
+    return torch.where(has_words, best.mean(dim=-1), torch.zeros_like(best[..., 0]))
+
+
+def matching_similarity(patches: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
+                        patch_to_word_weight: float) -> torch.Tensor:
+    """``(B_img, B_rep)`` image–report similarity mixing both matching directions."""
+    similarity = word_max_similarity(patches, words, word_mask)
+    if patch_to_word_weight == 0:
+        return similarity
+    return ((1 - patch_to_word_weight) * similarity
+            + patch_to_word_weight * patch_max_similarity(patches, words, word_mask))
+
+
 def _pad_words_to_global_length(words: torch.Tensor, word_mask: torch.Tensor
                                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad (masked) word rows so every rank has the same ``T``: ranks tokenise their own batch,
@@ -199,14 +225,20 @@ class PatchWordMatchingLoss(nn.Module):
     Args:
         temperature: softmax temperature of the similarities.
         weight: factor applied to the returned loss.
+        patch_to_word_weight: share of the patch→word direction in the similarity.
     """
 
-    def __init__(self, temperature: float = 0.07, weight: float = 1.0) -> None:
+    def __init__(self, temperature: float = 0.07, weight: float = 1.0,
+                 patch_to_word_weight: float = 0.5) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if not 0 <= patch_to_word_weight <= 1:
+            raise ValueError(f"patch_to_word_weight must lie in [0, 1], got "
+                             f"{patch_to_word_weight}")
         self.temperature = temperature
         self.weight = weight
+        self.patch_to_word_weight = patch_to_word_weight
 
     def forward(self, patches: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor
                 ) -> PatchWordMatchingOutput:
@@ -218,8 +250,9 @@ class PatchWordMatchingLoss(nn.Module):
         all_patches = gather_with_grad(patches)
         all_words = gather_with_grad(words)
         all_mask = gather_without_grad(word_mask.to(torch.uint8)).bool()
-        image_to_report = word_max_similarity(patches, all_words, all_mask)  # (B_l, B_g)
-        report_to_image = word_max_similarity(all_patches, words, word_mask).T  # (B_l, B_g)
+        mix = self.patch_to_word_weight
+        image_to_report = matching_similarity(patches, all_words, all_mask, mix)  # (B_l, B_g)
+        report_to_image = matching_similarity(all_patches, words, word_mask, mix).T
         targets = torch.arange(local, device=patches.device) + row_offset(local)
         loss = 0.5 * (F.cross_entropy(image_to_report / self.temperature, targets)
                       + F.cross_entropy(report_to_image / self.temperature, targets))

@@ -67,6 +67,12 @@ def group_positive_targets(region_sentences: torch.Tensor) -> torch.Tensor:
     return same / same.sum(dim=1, keepdim=True)
 
 
+def same_id_targets(group_ids: torch.Tensor) -> torch.Tensor:
+    """``(R, R)`` row-stochastic targets: uniform over the rows with the same group id."""
+    same = (group_ids[:, None] == group_ids[None, :]).to(torch.float32)
+    return same / same.sum(dim=1, keepdim=True)
+
+
 class RegionSentenceLoss(nn.Module):
     """Symmetric region↔sentence-group InfoNCE with multi-positive targets (module docstring).
 
@@ -83,8 +89,15 @@ class RegionSentenceLoss(nn.Module):
         self.weight = weight
 
     def forward(self, region_features: torch.Tensor, sentence_features: torch.Tensor,
-                region_sentences: torch.Tensor) -> torch.Tensor:
-        """Loss for ``region_features`` (R,D), ``sentence_features`` (S,D), groups (R,S) 0/1."""
+                region_sentences: torch.Tensor, group_ids: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Loss for ``region_features`` (R,D), ``sentence_features`` (S,D), groups (R,S) 0/1.
+
+        ``group_ids`` (R,) widens the positives across the batch: rows with the same id state
+        the same thing (a template sentence repeated in other studies, or the same
+        ⟨region, finding, existence⟩ set), so another study's row with the same statement is a
+        positive, not a negative. Without it, only rows with identical sentence groups share.
+        """
         if region_features.ndim != 2 or sentence_features.ndim != 2:
             raise ValueError("region_features and sentence_features must be 2-D (rows, dim)")
         expected = (region_features.shape[0], sentence_features.shape[0])
@@ -97,7 +110,8 @@ class RegionSentenceLoss(nn.Module):
         groups = region_sentences[keep]
         regions = F.normalize(region_features[keep], dim=-1)
         texts = F.normalize(pool_sentence_groups(sentence_features, groups), dim=-1)
-        targets = group_positive_targets(groups).to(regions.dtype)
+        targets = (group_positive_targets(groups) if group_ids is None
+                   else same_id_targets(group_ids[keep])).to(regions.dtype)
         # rows are regions and their group texts alike: logits (R, R) and its transpose
         loss = symmetric_info_nce(regions, texts, regions, texts, targets, 1.0 / self.temperature)
         return self.weight * loss

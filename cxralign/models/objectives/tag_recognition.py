@@ -17,19 +17,25 @@ Public API (tensor-level)::
     head.predict(patches) -> (B, 78) logits without a loss
 
 The tag vocabulary is ``FINDINGS × EXISTENCE`` finding-major (``present, absent, uncertain``), 78
-channels. Hedged findings ("possible pneumonia") set the ``uncertain`` channel; how the loss treats
-them is a choice of the caller, never a silent zero (``uncertain=``):
+channels. Only what a report *states is there* is recognised: the ``absent`` channels are never
+trained, because "no pneumothorax" is a property of how a radiologist writes (templates list
+negatives whether or not anyone looked for them), not of the image, and a mean over 78 channels
+of which 26 are unlearnable mostly teaches the prior. Present findings are rare, so each
+channel's positives are up-weighted by its negative/positive ratio on the training set
+(``pos_weight``, set by :meth:`TagRecognitionHead.fit_class_balance`); otherwise predicting
+"nothing" everywhere is a near-optimal BCE. Hedged findings ("possible pneumonia") set the
+``uncertain`` channel; how the loss treats them is a choice of the caller, never a silent zero
+(``uncertain=``):
 
-* ``"separate"`` (default): uncertain is a channel of its own, trained like any other.
-* ``"ignore"``: uncertain channels are masked out of the loss (their logits exist but are not
-  trained); the mean runs over the remaining channels only.
+* ``"separate"`` (default): uncertain is a channel of its own, trained like a present one.
+* ``"ignore"``: uncertain channels are masked out of the loss.
 * ``"positive"``: uncertain counts as present (CheXpert's U-Ones): the present target becomes
   ``max(present, uncertain)``; the uncertain channel is then redundant and masked out.
-* ``"negative"``: uncertain counts as absent (U-Zeros): the absent target becomes
-  ``max(absent, uncertain)``; the uncertain channel is masked out.
+* ``"negative"``: uncertain counts as not present (U-Zeros): the uncertain channel is masked
+  out and the present target stays 0.
 
-The loss is the mean BCE over the (sample, channel) entries the mode keeps; the number of kept
-channels is fixed per mode, so the mean never depends on which studies are hedged.
+The loss is the mean (pos-weighted) BCE over the (sample, channel) entries the mode keeps; the
+number of kept channels is fixed per mode, so the mean never depends on which studies are hedged.
 """
 
 from __future__ import annotations
@@ -62,29 +68,47 @@ def _channel(existence: str) -> torch.Tensor:
 
 
 def tag_targets(tags: torch.Tensor, uncertain: UncertainMode) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(targets, loss_mask)`` both ``(B, TAG_COUNT)`` float for the uncertainty ``uncertain``."""
+    """``(targets, loss_mask)`` both ``(B, TAG_COUNT)`` float: the ``absent`` channels are
+    masked out, the ``uncertain`` ones handled by ``uncertain`` (module docstring)."""
     if uncertain not in UNCERTAIN_MODES:
         raise ValueError(f"uncertain must be one of {UNCERTAIN_MODES}, got {uncertain!r}")
+    if tags.shape[-1] != TAG_COUNT:
+        raise ValueError(f"tag vectors need {TAG_COUNT} channels, got {tags.shape[-1]}")
     targets = tags.to(torch.float32).clone()
     mask = torch.ones_like(targets)
+    absent = _channel("absent").to(tags.device)
+    targets[:, absent] = 0.0
+    mask[:, absent] = 0.0
     if uncertain == "separate":
         return targets, mask
-    if tags.shape[-1] != TAG_COUNT:
-        raise ValueError(f"mode {uncertain!r} needs {TAG_COUNT} tag channels, "
-                         f"got {tags.shape[-1]}")
     unsure = _channel("uncertain").to(tags.device)
-    if uncertain in ("positive", "negative"):
-        folded = _channel("present" if uncertain == "positive" else "absent").to(tags.device)
-        targets[:, folded] = torch.maximum(targets[:, folded], targets[:, unsure])
+    if uncertain == "positive":
+        present = _channel("present").to(tags.device)
+        targets[:, present] = torch.maximum(targets[:, present], targets[:, unsure])
+    targets[:, unsure] = 0.0
     mask[:, unsure] = 0.0
     return targets, mask
 
 
-def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode = "separate"
-            ) -> torch.Tensor:
-    """Mean BCE-with-logits over the entries kept by ``uncertain`` (module docstring)."""
+def class_balance(tags: torch.Tensor, uncertain: UncertainMode, max_weight: float = 50.0
+                  ) -> torch.Tensor:
+    """``(TAG_COUNT,)`` positive weights: negatives / positives per kept channel of the
+    training tag matrix ``tags`` (N, TAG_COUNT), clipped to ``[1, max_weight]`` so a channel
+    with one positive cannot dominate; 1 where a channel has no positive or is masked."""
     targets, mask = tag_targets(tags, uncertain)
-    per_entry = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
+    positives = (targets * mask).sum(dim=0)
+    negatives = ((1 - targets) * mask).sum(dim=0)
+    ratio = torch.where(positives > 0, negatives / positives.clamp_min(1.0),
+                        torch.ones_like(positives))
+    return ratio.clamp(1.0, max_weight)
+
+
+def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode = "separate",
+            pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean (``pos_weight``-ed) BCE-with-logits over the entries kept by ``uncertain``."""
+    targets, mask = tag_targets(tags, uncertain)
+    per_entry = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none",
+                                                   pos_weight=pos_weight)
     return (per_entry * mask).sum() / mask.sum()
 
 
@@ -108,8 +132,8 @@ class TagRecognitionHead(nn.Module):
         super().__init__()
         if uncertain not in UNCERTAIN_MODES:
             raise ValueError(f"uncertain must be one of {UNCERTAIN_MODES}, got {uncertain!r}")
-        if num_tags != TAG_COUNT and uncertain != "separate":
-            raise ValueError("uncertainty modes other than 'separate' need the 78-tag vocabulary")
+        if num_tags != TAG_COUNT:
+            raise ValueError(f"tag recognition needs the {TAG_COUNT}-tag vocabulary")
         self.uncertain = uncertain
         self.weight = weight
         self.queries = nn.Parameter(torch.randn(num_tags, dim) * 0.02)
@@ -121,6 +145,11 @@ class TagRecognitionHead(nn.Module):
         # per-tag read-out (group-wise linear): logit_k = <h_k, w_k> + b_k
         self.readout_weight = nn.Parameter(torch.randn(num_tags, dim) * dim ** -0.5)
         self.readout_bias = nn.Parameter(torch.zeros(num_tags))
+        self.register_buffer("pos_weight", torch.ones(num_tags))
+
+    def fit_class_balance(self, tags: torch.Tensor) -> None:
+        """Set ``pos_weight`` from the training set's tag matrix ``tags`` (N, TAG_COUNT)."""
+        self.pos_weight.copy_(class_balance(tags.float(), self.uncertain))
 
     def predict(self, patches: torch.Tensor, patch_mask: torch.Tensor | None = None
                 ) -> torch.Tensor:
@@ -138,5 +167,5 @@ class TagRecognitionHead(nn.Module):
                 patch_mask: torch.Tensor | None = None) -> TagRecognitionOutput:
         """Logits and weighted BCE loss against the study tag vectors ``tags`` (B, num_tags)."""
         logits = self.predict(patches, patch_mask)
-        return TagRecognitionOutput(loss=self.weight * tag_bce(logits, tags, self.uncertain),
-                                    logits=logits)
+        loss = tag_bce(logits, tags, self.uncertain, self.pos_weight)
+        return TagRecognitionOutput(loss=self.weight * loss, logits=logits)
