@@ -39,8 +39,14 @@ _MONTH: Final = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _DAY: Final = r"\d{1,2}(?:st|nd|rd|th)?"
-_CAPITALISED: Final = r"[A-Z][a-z'’-]+"
-_NAME_WORDS: Final = rf"[A-Z][A-Za-z'’-]+(?:[ \t]+{_CAPITALISED}){{0,2}}"
+# A capitalised name word: Lee, O'Connor, McDonald, Smith-Jones.
+_CAPITALISED: Final = r"(?:[A-Z]['’])?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?\b"
+_NAME_WORDS: Final = rf"(?:[A-Z]{{2,}}\b|{_CAPITALISED})(?:[ \t]+{_CAPITALISED}){{0,2}}"
+# Words that follow "discussed with" and are no name (titles are matched by their own pattern).
+_NOT_A_NAME: Final = (
+    r"dr|doctor|mr|mrs|ms|miss|prof|the|a|an|patient|family|emergency|nurse|nursing|team"
+    r"|referring|ordering|covering|radiology|clinician|physician|provider|staff|house"
+)
 _STREET_SUFFIX: Final = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
     r"|Parkway|Pkwy|Circle|Cir|Terrace|Highway|Hwy)"
@@ -111,7 +117,7 @@ PATTERNS: Final[tuple[_Pattern, ...]] = (
              rf"({_CAPITALISED}(?:,?[ \t]+{_CAPITALISED}){{0,2}})", group=1, flags=0),
     _p(NAME, r"\b(?i:discussed[ \t]+with|called[ \t]+to|notified|communicated[ \t]+to|informed"
              r"|paged|conveyed[ \t]+to|reported[ \t]+to|spoke[ \t]+with)[ \t]+"
-             rf"(?!(?i:dr|doctor|mr|mrs|ms|miss|prof|the|a|an)\b)({_NAME_WORDS})",
+             rf"(?!(?i:{_NOT_A_NAME})\b)({_CAPITALISED}(?:[ \t]+{_CAPITALISED}){{0,2}})",
        group=1, flags=0),
 )
 

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cxralign.io.catalog import Catalog
+from cxralign.io.deid import pseudonymize
+from cxralign.io.ingest import IngestSettings, ingest
 from cxralign.io.secret_key import (
     KEY_BYTES,
     KeyFileError,
@@ -132,3 +135,27 @@ def test_key_file_is_no_dvc_output_and_ignored_by_dvc_and_git(tmp_path: Path) ->
         checked = subprocess.run([git, "-C", str(scratch), "check-ignore", "-q", "--no-index",
                                   relative], check=False)
         assert checked.returncode == 0, f"{ignore_file} does not exclude {relative}"
+
+
+def test_batches_without_a_configured_key_share_the_created_key(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two ingestion runs with no key configured: one key file, one log line, no warning, and
+    the same patient pseudonym in both batches."""
+    monkeypatch.delenv("CXRALIGN_DEID_KEY", raising=False)
+    catalog = Catalog(tmp_path / "data")
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        for batch, study in (("batch-a", "s50000001"), ("batch-b", "s50000002")):
+            study_dir = tmp_path / batch / "files/p10/p10000001" / study
+            study_dir.mkdir(parents=True)
+            shutil.copy(shared_data / "dicom/siim_pneumothorax_sample.dcm", study_dir / "1.dcm")
+            (study_dir.parent / f"{study}.txt").write_text("FINDINGS: Lungs clear.\n")
+            ingest(tmp_path / batch, catalog, IngestSettings(workers=1, image_size=64), batch)
+    key = key_path(catalog.root).read_bytes().strip()
+    assert _mode(key_path(catalog.root)) == 0o600
+    patients = set(catalog.read_table("images").column("patient_id").to_pylist())
+    assert patients == {pseudonymize("patient", "p10000001", key)}
+    created = [r for r in caplog.records if "de-identification key" in r.getMessage()]
+    assert len(created) == 1 and caught == []
