@@ -85,7 +85,9 @@ PATTERNS: Final[tuple[_Pattern, ...]] = (
     _p(DATE, rf"\b{_MONTH},?[ \t]+\d{{4}}\b"),
     _p(DATE, rf"\b{_MONTH}[ \t]+{_DAY}\b(?!:)"),
     _p(DATE, rf"\b{_DAY}[ \t]+(?:of[ \t]+)?{_MONTH}(?![a-z])"),
-    _p(DATE, r"\b(?:on|from|dated|since)[ \t]+(\d{1,2}/\d{1,2})\b(?![/\d])", group=1),
+    # "3/14" is a date only after a word that introduces one, and never before "of" (a fraction).
+    _p(DATE, r"\b(?:on|from|dated|since|of|comparison:?|prior|exam|study)[ \t]+"
+             r"((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/\d]|[ \t]+of\b)", group=1),
     _p(TIME, r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*[ap]\.?m\b\.?)?"),
     _p(TIME, r"\b\d{1,2}[ \t]*[ap]\.?m\b\.?"),
     _p(TIME, r"\b\d{4}[ \t]*(?:hours|hrs)\b"),
