@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.runs import model_dir
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cxralign.io.secret_key import KEY_ENV_VAR
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -14,6 +16,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "slow: runs a real pipeline end to end (seconds to a minute); part of "
         "`make test`, deselect with -m 'not slow' for a quick loop",
     )
+
+
+# The only constant de-identification key: tests (and the subprocesses they start) run with it,
+# so pseudonyms and patient splits are the same on every machine. Outside the tests there is no
+# built-in key (cxralign.io.secret_key). Tests of the key file unset it.
+TEST_DEID_KEY = "cxralign-development-key-not-for-real-data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_deid_key():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV_VAR, TEST_DEID_KEY)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pyarrow as pa
 
 from cxralign.quality import SUITES, validate_table
@@ -17,6 +19,7 @@ def images_table(**overrides) -> pa.Table:
         "columns": [1024, 1800],
         "split": ["train", "test"],
         "sha256": ["0" * 64, "f" * 64],
+        "study_date": [date(2010, 1, 5), None],
     }
     return pa.table(columns | overrides)
 
@@ -25,6 +28,12 @@ def test_a_good_images_table_passes():
     report = validate_table("images", images_table(), SUITES["images"]())
     assert report.success, [f.describe() for f in report.failures]
     assert report.evaluated == len(SUITES["images"]())
+
+
+def test_an_images_table_without_the_shifted_date_fails():
+    report = validate_table("images", images_table().drop_columns(["study_date"]),
+                            SUITES["images"]())
+    assert [f.expectation for f in report.failures] == ["expect_column_to_exist"]
 
 
 def test_failures_name_the_expectation_the_column_and_examples():

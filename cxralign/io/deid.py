@@ -1,4 +1,4 @@
-"""De-identification: keyed pseudonyms, the Annex E attribute list, and report scrubbing.
+"""De-identification: keyed pseudonyms, the Annex E attribute list, header values to scrub.
 
 Ingestion works by allow-list: only a handful of technical attributes (modality, view,
 photometric interpretation, bit depth, size, pixel spacing) ever leave a DICOM header. Every
@@ -10,30 +10,27 @@ can test a guessed identifier against the outputs.
 Confidentiality Profile (Table E.1-1), kept as data (Overlay/Curve data and comments are
 repeating-group attributes, 50xx/60xx). Nothing on it is ever copied to an output; the tests
 search every output for the values of these attributes in the input files.
+
+The key lives in :mod:`cxralign.io.secret_key`, dates are shifted by :mod:`cxralign.io.date_shift`
+and report text is scrubbed by :mod:`cxralign.io.phi_text`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import os
 import re
-import warnings
 from collections.abc import Iterable
 from typing import Final
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-logger = logging.getLogger(__name__)
-
-KEY_ENV_VAR: Final = "CXRALIGN_DEID_KEY"
-DEVELOPMENT_KEY: Final = "cxralign-development-key-not-for-real-data"
 PSEUDONYM_HEX_CHARS: Final = 16
-REDACTION: Final = "___"
-# Shorter header values ("F", "62", "CR") are too ambiguous to scrub from free text.
-MIN_SCRUB_LENGTH: Final = 4
+# Shorter header values ("F", "62") are too ambiguous to scrub from free text. Name parts are
+# matched as whole words, so two letters ("Li", "Ng") are safe; identifiers need three.
+MIN_NAME_PART_LENGTH: Final = 2
+MIN_VALUE_LENGTH: Final = 3
 
 ANNEX_E_KEYWORDS: Final[frozenset[str]] = frozenset(
     """
@@ -139,29 +136,6 @@ REPORT_SCRUB_KEYWORDS: Final[frozenset[str]] = frozenset(
     """.split()
 )
 
-_WARNED_DEVELOPMENT_KEY = False
-
-
-def resolve_key(explicit: str | None = None) -> bytes:
-    """The pseudonymisation key: ``explicit`` (read from the configured variable) or a dev default.
-
-    The development default makes pseudonyms reproducible but guessable by anyone who reads this
-    source, so it warns once per process; real data must be run with a secret key.
-    """
-    global _WARNED_DEVELOPMENT_KEY
-    key = explicit or os.environ.get(KEY_ENV_VAR)
-    if key:
-        return key.encode("utf-8")
-    if not _WARNED_DEVELOPMENT_KEY:
-        _WARNED_DEVELOPMENT_KEY = True
-        message = (
-            f"no de-identification key given (setting deid_key_env, default ${KEY_ENV_VAR}); "
-            "using the public development key: pseudonyms are not secret"
-        )
-        logger.warning(message)
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return DEVELOPMENT_KEY.encode("utf-8")
-
 
 def pseudonymize(kind: str, value: str, key: bytes) -> str:
     """HMAC-SHA256 of ``kind:value`` under ``key``, as ``PSEUDONYM_HEX_CHARS`` hex characters.
@@ -177,9 +151,9 @@ def identifying_values(dataset: Dataset) -> set[str]:
     """Names and identifiers in a header (person names, ``REPORT_SCRUB_KEYWORDS``), recursively.
 
     These are what a report may repeat verbatim ("patient John Doe, MRN 12345"), so they are
-    scrubbed from the study's report text. Descriptions and dates are not: "THORAX" as a study
-    description is also a word the report legitimately uses. Values shorter than
-    ``MIN_SCRUB_LENGTH`` are ignored because they would match ordinary words.
+    scrubbed from the study's report text (:mod:`cxralign.io.phi_text`). Descriptions and dates
+    are not: "THORAX" as a study description is also a word the report legitimately uses. A
+    person name also yields each of its parts, since prose writes "John Doe" for "DOE^JOHN".
     """
     found: set[str] = set()
 
@@ -188,11 +162,18 @@ def identifying_values(dataset: Dataset) -> set[str]:
             if element.VR == "SQ":
                 for item in element.value or ():
                     visit(item)
-            elif element.VR == "PN" or element.keyword in REPORT_SCRUB_KEYWORDS:
-                found.update(_strings(element.value))
+            elif element.VR == "PN":
+                for name in _strings(element.value):
+                    found.add(name)
+                    found.update(
+                        part for part in re.split(r"[\^=\s]+", name)
+                        if len(part.strip(".,")) >= MIN_NAME_PART_LENGTH
+                    )
+            elif element.keyword in REPORT_SCRUB_KEYWORDS:
+                found.update(v for v in _strings(element.value) if len(v) >= MIN_VALUE_LENGTH)
 
     visit(dataset)
-    return {value for value in found if len(value) >= MIN_SCRUB_LENGTH}
+    return found
 
 
 def _strings(value: object) -> Iterable[str]:
@@ -203,18 +184,3 @@ def _strings(value: object) -> Iterable[str]:
         text = str(item).strip()
         if text:
             yield text
-            # Person names are also written "Given Family" in prose; scrub each component.
-            yield from (part for part in re.split(r"[\^=]", text) if part.strip())
-
-
-def scrub_text(text: str, values: Iterable[str]) -> tuple[str, int]:
-    """Replace every case-insensitive occurrence of each PHI value with ``REDACTION``.
-
-    Longer values go first so that a full name is removed before its components. Returns the
-    scrubbed text and the number of replacements.
-    """
-    ordered = sorted({v for v in values if len(v) >= MIN_SCRUB_LENGTH}, key=len, reverse=True)
-    if not ordered:
-        return text, 0
-    pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
-    return pattern.subn(REDACTION, text)

@@ -29,15 +29,18 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import KEY_ENV_VAR, pseudonymize, resolve_key, scrub_text
 from cxralign.io.acceptance import BURNED_IN_POLICIES
+from cxralign.io.date_shift import date_offset, header_date, shift
+from cxralign.io.deid import pseudonymize
 from cxralign.io.dicom import load_dicom
 from cxralign.io.layouts import ReportSource, Study, discover, is_raster, relative_source
 from cxralign.io.locking import generation_in_use
+from cxralign.io.phi_text import scrub_report
 from cxralign.io.preprocess import MAX_PIXELS, LoadedImage
 from cxralign.io.raster import load_raster
 from cxralign.io.rejections import Flag, Reason, RejectedInput, Rejection, rejected_table
 from cxralign.io.reports import ReportText, inline_report, read_openi_report, read_text_report
+from cxralign.io.secret_key import KEY_ENV_VAR, resolve_key
 from cxralign.io.splits import SPLITS, assign_split
 from cxralign.io.staging import generation_dir, remove_stale_shards, shard_path, write_shard
 from cxralign.io.workers import worker_pool
@@ -68,6 +71,7 @@ IMAGES_SCHEMA: Final = pa.schema(
         ("staged_scale", pa.float64()),
         ("split", pa.string()),
         ("quality_flags", pa.list_(pa.string())),
+        ("study_date", pa.date32()),
     ]
 )
 REPORTS_SCHEMA: Final = pa.schema(
@@ -80,6 +84,7 @@ REPORTS_SCHEMA: Final = pa.schema(
         ("image_count", pa.int32()),
         ("source_labels", pa.list_(pa.string())),
         ("quality_flags", pa.list_(pa.string())),
+        ("study_date", pa.date32()),
     ]
 )
 
@@ -146,7 +151,8 @@ class IngestSettings(BaseModel):
     deid_key_env: str = Field(
         default=KEY_ENV_VAR,
         description="Name of the environment variable holding the pseudonymisation key (the "
-        "key itself never goes into config); unset uses a public development key and warns.",
+        "key itself never goes into config); unset uses the key file <data>/.secrets/deid.key, "
+        "created on first use.",
     )
 
     def validated(self) -> IngestSettings:
@@ -265,7 +271,7 @@ def ingest(
     if not input_dir.exists():
         raise FileNotFoundError("the input folder or manifest does not exist")
     catalog.partition_path("images", partition)  # validates the partition name up front
-    key = resolve_key(os.environ.get(settings.deid_key_env))
+    key = resolve_key(catalog.root, settings.deid_key_env)
     base = input_dir.parent if input_dir.is_file() else input_dir
 
     layout, studies = discover(input_dir, settings.layout)
@@ -486,6 +492,10 @@ def _image_row(item: _Item, image: LoadedImage, path_hash: str, chunk: _Chunk) -
         "staged_scale": image.scale,
         "split": assign_split(patient_id, chunk.validate_fraction, chunk.test_fraction),
         "quality_flags": list(image.flags),
+        "study_date": shift(
+            header_date(item.path) if image.source_format == "dicom" else None,
+            date_offset(patient_id, chunk.key),
+        ),
     }
 
 
@@ -531,6 +541,12 @@ def _report_rows(
 ) -> tuple[list[dict[str, object]], list[RejectedInput]]:
     """Read, scrub and describe each study's report; quarantine missing or unreadable ones."""
     image_counts = Counter(str(row["study_id"]) for row in image_rows)
+    # Each study's image patient and date (dated rows last, so they win): the report's dates
+    # shift by the same patient offset as its images' study_date.
+    imaged = {
+        row["study_id"]: (str(row["patient_id"]), row["study_date"])
+        for row in sorted(image_rows, key=lambda row: row["study_date"] is not None)
+    }
     rows: list[dict[str, object]] = []
     rejected: list[RejectedInput] = []
     for study in studies:
@@ -546,22 +562,27 @@ def _report_rows(
         except Rejection as rejection:
             rejected.append(RejectedInput(path_hash, rejection.reason, rejection.detail))
             continue
-        text, replaced = scrub_text(report.text, identifying.get(study_id, ()))
+        patient_id = pseudonymize("patient", study.patient_key or study.key, key)
+        image_patient, study_date = imaged.get(study_id, (patient_id, None))
+        scrubbed = scrub_report(
+            report.text, identifying.get(study_id, ()), date_offset(image_patient, key)
+        )
         flags = list(report.flags)
-        if replaced:
+        if scrubbed.count:
             flags.append(Flag.REPORT_PHI_SCRUBBED)
         if not image_counts[study_id]:
             flags.append(Flag.REPORT_WITHOUT_IMAGES)
         rows.append(
             {
                 "study_id": study_id,
-                "patient_id": pseudonymize("patient", study.patient_key or study.key, key),
-                "report_text": text,
+                "patient_id": patient_id,
+                "report_text": scrubbed.text,
                 "report_format": study.report.format if study.report else None,
                 "source_path_hash": path_hash,
                 "image_count": image_counts[study_id],
                 "source_labels": list(report.labels),
                 "quality_flags": flags,
+                "study_date": study_date,
             }
         )
     return rows, rejected

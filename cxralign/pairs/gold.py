@@ -31,7 +31,7 @@ def gold_boxes_from_phantom(ground_truth_dir: Path, images_table: pa.Table, key:
     """``boxes`` rows (source ``gold``, score 1) of every ingested phantom image.
 
     ``ground_truth_dir`` holds ``regions.parquet``; ``key`` is the pseudonymisation key the
-    images were ingested with (:func:`cxralign.io.deid.resolve_key`). Phantom images that
+    images were ingested with (:func:`cxralign.io.secret_key.resolve_key`). Phantom images that
     ingestion rejected have no ``images`` row and therefore no boxes.
     """
     scales = dict(zip(images_table["image_id"].to_pylist(),

@@ -31,6 +31,8 @@ def images_suite() -> list[Expectation]:
         E.ExpectColumnValuesToBeBetween(column="columns", min_value=64),
         E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "validate", "test"]),
         E.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$"),
+        # Dates leave ingestion only as the keyed, per-patient shifted study_date.
+        E.ExpectColumnToExist(column="study_date"),
     ]
 
 
@@ -49,6 +51,7 @@ def reports_suite() -> list[Expectation]:
         E.ExpectTableRowCountToBeBetween(min_value=1),
         E.ExpectColumnValuesToBeUnique(column="study_id"),
         E.ExpectColumnValueLengthsToBeBetween(column="report_text", min_value=1),
+        E.ExpectColumnToExist(column="study_date"),
     ]
 
 

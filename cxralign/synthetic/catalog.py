@@ -11,12 +11,11 @@ reports, and ``pairs`` links sentences to boxes, one catalog table per stage.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import resolve_key
 from cxralign.io.ingest import IngestSettings, ingest
+from cxralign.io.secret_key import resolve_key
 from cxralign.pairs.gold import gold_boxes_from_phantom
 from cxralign.pairs.partitions import write_pairs
 from cxralign.synthetic import synthesize
@@ -41,7 +40,7 @@ def build_phantom_catalog(
     catalog.write_table("sections", sections)
     catalog.write_table("sentences", sentences)
     catalog.write_table("triplets", triplets_table(sentences, load_parser("rules")))
-    key = resolve_key(os.environ.get(settings.deid_key_env))
+    key = resolve_key(catalog.root, settings.deid_key_env)
     catalog.write_table("boxes", gold_boxes_from_phantom(root / "incoming" / "ground_truth",
                                                          images, key))
     write_pairs(catalog, "default")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.synthetic.catalog import build_phantom_catalog
 
 STUDIES = 30

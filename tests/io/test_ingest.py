@@ -12,7 +12,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import ANNEX_E_KEYWORDS, MIN_SCRUB_LENGTH
+from cxralign.io.deid import ANNEX_E_KEYWORDS
 from cxralign.io.ingest import IngestSummary
 from cxralign.io.rejections import Flag, Reason
 from cxralign.io.staging import StagedImages, open_staged
@@ -106,7 +106,8 @@ def _profile_values(dataset: Dataset) -> set[str]:
             text = str(item).strip()
             values.add(text)
             values.update(text.split("^"))
-    return {v for v in values if len(v) >= MIN_SCRUB_LENGTH}
+    # Shorter values ("F", "CR", "62") occur by chance in any byte string.
+    return {v for v in values if len(v) >= 4}
 
 
 def test_no_phi_in_any_output(

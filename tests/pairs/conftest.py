@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import KEY_ENV_VAR, resolve_key
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.io.ingest import IngestSettings, ingest
 from cxralign.io.staging import open_staged
 from cxralign.pairs import gold_boxes_from_phantom, pairs_table
@@ -51,7 +51,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> Phantom:
     sections, _ = sections_table(catalog.read_table("reports"))
     sentences = sentences_table(sections)
     triplets = triplets_table(sentences, load_parser("rules"))
-    key = resolve_key(KEY)
+    key = KEY.encode()
     ground_truth = root / "incoming" / "ground_truth"
     boxes = gold_boxes_from_phantom(ground_truth, images, key)
     return Phantom(ground_truth, catalog, key, images, sentences, triplets, boxes,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.io.ingest import IngestSettings
 from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.settings import PretrainSettings
