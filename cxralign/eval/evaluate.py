@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cxralign.eval.auc import findings_counted, macro
 from cxralign.eval.data import SplitData, load_split, named_regions, region_boxes
 from cxralign.eval.encode import (
     ImageEmbeddings,
@@ -30,7 +31,6 @@ from cxralign.eval.encode import (
     encode_token_rows,
     feature_maps,
 )
-from cxralign.eval.auc import macro
 from cxralign.eval.generation import generation_metrics, generation_references, nearest_reports
 from cxralign.eval.grounding import (
     GroundingQuery,
@@ -224,7 +224,7 @@ def _zero_shot(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSet
         per_finding = zero_shot_auc(encoded.test_images.global_, positive, negative, source.test,
                                     FINDINGS)
         result.metrics[name] = macro(per_finding)
-        result.metrics[f"{name}_classes"] = float(len(per_finding))
+        result.metrics[findings_counted(name)] = float(len(per_finding))
         result.chance[name] = CHANCE_AUC
         result.details[name] = per_finding
 
@@ -257,7 +257,7 @@ def _probe_source(encoded: _Encoded, source: LabelSource, settings: EvaluationSe
         name = probe_metric_name(fraction, source.suffix)
         mean, spread, classes = probe.macro_auc(fraction)
         result.metrics[name] = mean
-        result.metrics[f"{name}_classes"] = classes
+        result.metrics[findings_counted(name)] = classes
         result.chance[name] = CHANCE_AUC
         result.details[f"{name} std over subsets"] = spread
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from cxralign.eval.auc import findings_counted
 from cxralign.eval.plots import metric_bars, retrieval_examples
 from cxralign.eval.run import RANDOM_INIT, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
@@ -94,7 +95,8 @@ def _cell(values: dict[str, dict], metric: str, chance: float | None) -> str:
     text = f"{entry['mean']:.3f} ± {entry['std']:.3f}"
     if chance and metric.startswith(("retrieval_", "grounding_top1")):
         text += f" ({entry['mean'] / chance:.1f}× chance)"
-    classes = values.get(f"{metric}_classes")
+    counted = findings_counted(metric)
+    classes = values.get(counted) if counted != metric else None
     if classes and classes["mean"] is not None:
         text += f" [{classes['mean']:g} findings]"
     return text
@@ -158,10 +160,10 @@ def _notes(settings: EvaluationSettings, outcome: RunOutcome) -> list[str]:
     notes = [
         f"held-out split: images.split = {settings.split!r}; probe and report-generation "
         f"training data: {settings.train_split!r}",
-        f"parser labels (study tags): present → 1, absent or unmentioned → 0, uncertain-only → "
+        "parser labels (study tags): present → 1, absent or unmentioned → 0, uncertain-only → "
         f"{settings.uncertain}",
         "finding labels of probe_auc_* and zero_shot_auc: "
-        + "; ".join(f"{', '.join(sources)}" for sources in _label_sources(outcome))
+        + "; ".join(", ".join(sources) for sources in _label_sources(outcome))
         + " (phantom ground truth = what is drawn; with both, parser-label scores carry the "
         "suffix _parser)",
         f"zero-shot prompt ensembles: {settings.positive_prompts} vs "

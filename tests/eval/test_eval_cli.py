@@ -14,6 +14,7 @@ from eval_fixtures import DEID_KEY, write_mask_folder
 from cxralign.cli import main
 from cxralign.eval.report import METRICS_TABLE
 from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.quality.views import is_rate
 
 STABLE_KEYS = ("retrieval_i2t_r1_study", "retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings",
                "retrieval_i2t_r10_study", "probe_auc_100", "probe_auc_10", "zero_shot_auc",
@@ -60,6 +61,10 @@ def test_metrics_json_has_every_recipe_metric_and_seed(evaluated):
         assert values["retrieval_i2t_r1_study"]["mean"] <= values["retrieval_i2t_r10_study"]["mean"]
         assert 1.0 <= values["grounding_mean_rank"]["mean"] <= 29.0
         assert "segmentation_dice" not in values  # the 2×2 feature map is too coarse
+        # the quality suite range-checks every metric whose name reads as a rate
+        assert all(0.0 <= entry["mean"] <= 1.0 for metric, entry in values.items()
+                   if is_rate(metric) and entry["mean"] is not None)
+        assert values["probe_n_findings_100"]["mean"] >= 1
     # a finding set is shared by more reports than a text: its chance is higher
     assert chance["retrieval_i2t_r1_findings"] > chance["retrieval_i2t_r1_study"] > 0
     assert chance["probe_auc_100"] == chance["zero_shot_auc"] == 0.5

@@ -76,7 +76,7 @@ def test_outputs_on_constructed_outcome(tmp_path):
 def test_auc_baseline_is_the_random_init_row_and_findings_are_counted(tmp_path):
     outcome = _outcome({"asg": [0.8, 0.9], "random-init": [0.55]}, "probe_auc_100", 0.5, 0.0)
     for _, evaluation in outcome.evaluations:
-        evaluation.metrics["probe_auc_100_classes"] = 7.0
+        evaluation.metrics["probe_n_findings_100"] = 7.0
     report = write_report(outcome, EvaluationSettings(), tmp_path)
     metrics = json.loads(report.metrics_path.read_text())
     assert metrics["trivial"]["probe_auc_100"] == {
