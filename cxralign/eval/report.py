@@ -160,8 +160,8 @@ def _notes(settings: EvaluationSettings, outcome: RunOutcome) -> list[str]:
     notes = [
         f"held-out split: images.split = {settings.split!r}; probe and report-generation "
         f"training data: {settings.train_split!r}",
-        "parser labels (study tags): present → 1, absent or unmentioned → 0, uncertain-only → "
-        f"{settings.uncertain}",
+        "parser labels (study tags): present → 1, absent or unmentioned → 0, "
+        f"uncertain-only → {settings.uncertain}",
         "finding labels of probe_auc_* and zero_shot_auc: "
         + "; ".join(", ".join(sources) for sources in _label_sources(outcome))
         + " (phantom ground truth = what is drawn; with both, parser-label scores carry the "
