@@ -193,7 +193,7 @@ def _retrieval(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSet
                result: ModelEvaluation) -> None:
     test = encoded.test
     reports = _report_embeddings(model, test, settings.batch_size)
-    tags = {}
+    tags: dict[str, np.ndarray] = {}
     for example in test.examples.examples:
         tags.setdefault(example.study_id, example.tags)
     findings = {study: _finding_set(study_tags) for study, study_tags in tags.items()}
