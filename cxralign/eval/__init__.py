@@ -2,7 +2,10 @@
 probing, region grounding, lung segmentation and retrieval-based report generation, compared
 across recipes and seeds (``cxralign evaluate``, asset ``downstream_evaluation``).
 
-Metric modules (``retrieval``, ``zero_shot``, ``probe``, ``grounding``, ``segmentation``,
-``generation``) work on embeddings and masks only; ``encode`` runs a model, ``evaluate`` ties
-one model's tasks together, ``run`` several models, and ``report`` writes the outputs.
+Every metric is reported beside its chance level and a trivial baseline (``chance`` holds the
+exact chance levels and prior rankings). Metric modules (``retrieval``, ``zero_shot``,
+``probe``, ``grounding``, ``segmentation``, ``generation``) work on embeddings and masks only;
+``labels`` (parser labels) and ``truth`` (phantom ground truth) label the images; ``encode``
+runs a model, ``evaluate`` ties one model's tasks together, ``run`` several models, and
+``report`` writes the outputs.
 """

@@ -36,3 +36,10 @@ def auc_per_finding(
 def macro(values: dict[str, float]) -> float:
     """Unweighted mean over findings (NaN when there is none)."""
     return float(np.mean(list(values.values()))) if values else math.nan
+
+
+def findings_counted(metric: str) -> str:
+    """Key of how many findings the macro AUC ``metric`` averaged (``probe_auc_100`` ->
+    ``probe_n_findings_100``; unchanged for a metric that is no AUC): a count, so its name must
+    not read as a rate to the quality checks (``cxralign.quality.views.is_rate``)."""
+    return metric.replace("auc", "n_findings", 1)

@@ -24,6 +24,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         "probe_seeds": args.probe_seeds, "segmentation_dir": args.segmentation_dir,
         "segmentation_epochs": args.segmentation_epochs, "split": args.split,
         "probe_min_positives": args.probe_min_positives, "retrieval_ks": args.retrieval_ks,
+        "ground_truth_dirs": args.ground_truth_dir,
     }
     settings = EvaluationSettings(**{k: v for k, v in overrides.items() if v is not None})
     directories = args.model or discover_model_dirs(args.data, settings.recipes)
@@ -86,6 +87,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         f"{defaults.probe_min_positives})")
     parser.add_argument("--retrieval-ks", type=int, nargs="+",
                         help=f"Recall@k cut-offs (default {defaults.retrieval_ks})")
+    parser.add_argument("--ground-truth-dir", action="append", metavar="DIR",
+                        help="phantom ground_truth/ folder labelling the images (repeatable; "
+                        "default: found beside DATA, see cxralign.eval.truth)")
     parser.add_argument("--segmentation-dir",
                         help=f"lung-mask folder (default {defaults.segmentation_dir}; skipped "
                         "when absent)")

@@ -2,6 +2,10 @@
 without gradients: global image embeddings, pooled backbone features (for probes), region
 embeddings of given boxes, feature maps (for segmentation) and text embeddings.
 
+Every path switches the model to eval mode (batch norm uses its running statistics, dropout is
+off) and runs without gradients; inputs go to the model's device and embeddings come back on
+the CPU.
+
 Images go through the pre-training input path with augmentation switched off (plain resize of
 the staged square to the model's input size, the same normalisation), and boxes through the same
 map, so nothing here has its own idea of geometry or intensity scale.
@@ -32,6 +36,10 @@ class ImageEmbeddings:
     regions: list[torch.Tensor]
 
 
+def _device(model: AlignmentModel) -> torch.device:
+    return next(model.parameters()).device
+
+
 def model_inputs(pixels: np.ndarray, image_size: int) -> tuple[torch.Tensor, object]:
     """Staged ``(B, S, S)`` uint8 -> normalised ``(B, 1, size, size)`` inputs and their views."""
     views = sample_views(len(pixels), pixels.shape[-1], image_size, Augmentation.none(),
@@ -50,9 +58,9 @@ def encode_images(
     for start in range(0, len(staged), batch_size):
         pixels = np.stack([staged[i] for i in range(start, min(start + batch_size, len(staged)))])
         images, views = model_inputs(pixels, model.image_size)
-        features = model.encode_images(images)
-        globals_.append(features.global_)
-        pooled.append(features.feature_map.mean(dim=(2, 3)))
+        features = model.encode_images(images.to(_device(model)))
+        globals_.append(features.global_.cpu())
+        pooled.append(features.feature_map.mean(dim=(2, 3)).cpu())
         if boxes is None:
             continue
         chunk = [boxes[start + i] for i in range(len(pixels))]
@@ -62,7 +70,8 @@ def encode_images(
             regions.extend(torch.zeros(0, features.global_.shape[1]) for _ in chunk)
             continue
         input_boxes, _ = warp_boxes(flat.reshape(-1, 4), owner, views)
-        embedded = model.encode_regions(features.feature_map, input_boxes, owner)
+        embedded = model.encode_regions(features.feature_map, input_boxes.to(_device(model)),
+                                        owner.to(_device(model))).cpu()
         regions.extend(embedded[owner == i] for i in range(len(chunk)))
     return ImageEmbeddings(torch.cat(globals_), torch.cat(pooled), regions)
 
@@ -74,7 +83,7 @@ def feature_maps(model: AlignmentModel, staged: np.ndarray, batch_size: int) -> 
     maps = []
     for start in range(0, len(staged), batch_size):
         images, _ = model_inputs(staged[start : start + batch_size], model.image_size)
-        maps.append(model.encode_images(images).feature_map)
+        maps.append(model.encode_images(images.to(_device(model))).feature_map.cpu())
     return torch.cat(maps)
 
 
@@ -88,7 +97,8 @@ def encode_token_rows(
     out = []
     for start in range(0, len(rows), batch_size):
         ids, mask = pad_ids(rows[start : start + batch_size], pad)
-        out.append(model.encode_texts(ids, mask).global_)
+        out.append(model.encode_texts(ids.to(_device(model)), mask.to(_device(model)))
+                   .global_.cpu())
     return torch.cat(out) if out else torch.zeros(0, model.recipe.embed_dim)
 
 

@@ -1,12 +1,20 @@
 """Every downstream evaluation of one frozen model: retrieval, zero-shot classification,
 linear probing, region grounding, report generation by retrieval and lung segmentation.
 
-:func:`evaluate_model` returns flat headline metrics (what is averaged over seeds and tabled)
-and details (per-finding AUCs, probe runs, retrieval examples) for the per-model JSON.
+:func:`evaluate_model` returns flat headline metrics (what is averaged over seeds and tabled),
+each metric's chance level and trivial baseline where one is computed from the data (they
+depend on the held-out data only, not on the model), and details (per-finding AUCs, probe runs,
+retrieval examples) for the per-model JSON.
+
+Finding labels: phantom ground truth where it covers a split (:mod:`cxralign.eval.truth`),
+parser labels (the study tags, :mod:`cxralign.eval.labels`) always. The headline keys
+(``probe_auc_100``, ``zero_shot_auc``) use ground truth when there is one, else parser labels;
+with both, the parser-label scores are added with the suffix ``_parser``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cxralign.eval.auc import findings_counted, macro
 from cxralign.eval.data import SplitData, load_split, named_regions, region_boxes
 from cxralign.eval.encode import (
     ImageEmbeddings,
@@ -22,27 +31,57 @@ from cxralign.eval.encode import (
     encode_token_rows,
     feature_maps,
 )
-from cxralign.eval.generation import generation_metrics, nearest_reports
-from cxralign.eval.grounding import GroundingQuery, grounding_metrics
+from cxralign.eval.generation import generation_metrics, generation_references, nearest_reports
+from cxralign.eval.grounding import (
+    GroundingQuery,
+    grounding_chance,
+    grounding_metrics,
+    grounding_prior,
+)
 from cxralign.eval.labels import finding_labels
 from cxralign.eval.probe import linear_probe, probe_metric_name
-from cxralign.eval.retrieval import cosine_similarity_matrix, retrieval_metrics
-from cxralign.eval.segmentation import MaskSet, segmentation_metrics
+from cxralign.eval.retrieval import RetrievalKeys, cosine_similarity_matrix, retrieval_metrics
+from cxralign.eval.segmentation import (
+    MaskSet,
+    grid_too_coarse,
+    segmentation_metrics,
+    segmentation_references,
+)
 from cxralign.eval.settings import EvaluationSettings
-from cxralign.eval.zero_shot import prompts, zero_shot_metrics
+from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
+from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
 from cxralign.io.catalog import Catalog
+from cxralign.io.deid import resolve_key
 from cxralign.models.model import AlignmentModel
 from cxralign.vocabulary import FINDINGS
 
 
+CHANCE_AUC = 0.5
+"""Chance level of every AUC (zero-shot, probe): a score independent of the label."""
+
+
 @dataclass
 class ModelEvaluation:
-    """Headline ``metrics`` (name -> value), ``details`` for the per-model JSON and
-    ``examples`` (retrieval examples: image id, its report, the top retrieved reports)."""
+    """Headline ``metrics`` (name -> value), their ``chance`` levels and data-derived
+    ``trivial`` baselines (name -> value), ``details`` for the per-model JSON and ``examples``
+    (retrieval examples: image id, its report, the top retrieved reports)."""
 
     metrics: dict[str, float] = field(default_factory=dict)
+    chance: dict[str, float] = field(default_factory=dict)
+    trivial: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """Finding labels of both splits from one source; ``suffix`` goes after its metric keys
+    ("" for the headline source); ``train`` is None when the source does not cover it."""
+
+    name: str
+    suffix: str
+    test: np.ndarray
+    train: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -54,13 +93,37 @@ class _Encoded:
     test_images: ImageEmbeddings
     train_images: ImageEmbeddings
     image_boxes: list[list[tuple[str, Any]]]
+    labels: tuple[LabelSource, ...]
+    labels_note: str
 
     @property
     def image_studies(self) -> list[str]:
         return [e.study_id for e in self.test.examples.examples]
 
-    def labels(self, split: SplitData, uncertain: str) -> np.ndarray:
-        return finding_labels(np.stack([e.tags for e in split.examples.examples]), uncertain)
+
+def _parser_labels(split: SplitData, uncertain: str) -> np.ndarray:
+    return finding_labels(np.stack([e.tags for e in split.examples.examples]), uncertain)
+
+
+def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
+                  settings: EvaluationSettings) -> tuple[tuple[LabelSource, ...], str]:
+    """Ground truth first when it covers the held-out split, then parser labels; and a note
+    when ground truth was found but does not cover the held-out images (wrong key?)."""
+    parser = (_parser_labels(test, settings.uncertain), _parser_labels(train, settings.uncertain))
+    folders = ground_truth_dirs(catalog, {*test.examples.partitions, *train.examples.partitions},
+                                settings.ground_truth_dirs)
+    truth = truth_labels(folders, resolve_key(os.environ.get(settings.deid_key_env))) \
+        if folders else {}
+    truth_test, truth_train = (
+        split_truth(truth, [e.image_id for e in split.examples.examples])
+        for split in (test, train))
+    if truth_test is None:
+        note = (f"phantom ground truth found ({len(truth)} images) but it does not cover every "
+                f"held-out image: parser labels used (is ${settings.deid_key_env} the key the "
+                "catalog was ingested with?)") if folders else ""
+        return (LabelSource("parser", "", *parser),), note
+    return (LabelSource("ground truth", "", truth_test, truth_train),
+            LabelSource("parser", "_parser", *parser)), ""
 
 
 def evaluate_model(
@@ -75,18 +138,34 @@ def evaluate_model(
     result = ModelEvaluation()
     result.details["images"] = {"test": len(encoded.test.examples),
                                 "train": len(encoded.train.examples)}
+    result.details["labels"] = [source.name for source in encoded.labels]
+    if encoded.labels_note:
+        result.details["labels_note"] = encoded.labels_note
     _retrieval(model, encoded, settings, result)
     _zero_shot(model, encoded, settings, result)
     _probe(encoded, settings, result)
-    result.metrics.update(_grounding(model, encoded, settings.batch_size))
+    _grounding(model, encoded, settings.batch_size, result)
     _generation(model, encoded, settings, result)
     if masks is not None and len(masks):
-        maps = feature_maps(model, masks.images, settings.batch_size)
-        result.metrics.update(segmentation_metrics(
-            maps, masks.masks, masks.groups, settings.segmentation_test_fraction,
-            settings.segmentation_epochs, settings.segmentation_lr, settings.seed))
+        _segmentation(model, masks, settings, result)
     result.details["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def _segmentation(model: AlignmentModel, masks: MaskSet, settings: EvaluationSettings,
+                  result: ModelEvaluation) -> None:
+    maps = feature_maps(model, masks.images, settings.batch_size)
+    too_coarse = grid_too_coarse(maps, settings.segmentation_min_grid)
+    if too_coarse:
+        result.details["segmentation_skipped"] = too_coarse
+        return
+    result.metrics.update(segmentation_metrics(
+        maps, masks.masks, masks.groups, settings.segmentation_test_fraction,
+        settings.segmentation_epochs, settings.segmentation_lr, settings.seed))
+    chance, trivial = segmentation_references(
+        masks.masks, masks.groups, settings.segmentation_test_fraction, settings.seed)
+    result.chance.update(chance)
+    result.trivial.update(trivial)
 
 
 def _encode(model: AlignmentModel, catalog: Catalog, settings: EvaluationSettings) -> _Encoded:
@@ -101,15 +180,34 @@ def _encode(model: AlignmentModel, catalog: Catalog, settings: EvaluationSetting
                                 [[box for _, box in found] for found in image_boxes],
                                 settings.batch_size)
     train_images = encode_images(model, train.examples.staged, None, settings.batch_size)
-    return _Encoded(test, train, test_images, train_images, image_boxes)
+    return _Encoded(test, train, test_images, train_images, image_boxes,
+                    *label_sources(catalog, test, train, settings))
+
+
+def _finding_set(tags: np.ndarray) -> tuple[int, ...]:
+    """Columns of the findings a report states present (uncertain-only ones are not)."""
+    return tuple(np.flatnonzero(finding_labels(tags[None], "negative")[0] == 1).tolist())
 
 
 def _retrieval(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSettings,
                result: ModelEvaluation) -> None:
-    reports = _report_embeddings(model, encoded.test, settings.batch_size)
-    result.metrics.update(retrieval_metrics(
-        encoded.test_images.global_, encoded.image_studies, reports, encoded.test.study_order,
-        settings.retrieval_ks, [encoded.test.reports[s] for s in encoded.test.study_order]))
+    test = encoded.test
+    reports = _report_embeddings(model, test, settings.batch_size)
+    tags: dict[str, np.ndarray] = {}
+    for example in test.examples.examples:
+        tags.setdefault(example.study_id, example.tags)
+    findings = {study: _finding_set(study_tags) for study, study_tags in tags.items()}
+    keys = {
+        "study": RetrievalKeys([test.reports[s] for s in encoded.image_studies],
+                               [test.reports[s] for s in test.study_order]),
+        "findings": RetrievalKeys([findings[s] for s in encoded.image_studies],
+                                  [findings[s] for s in test.study_order]),
+    }
+    retrieval = retrieval_metrics(encoded.test_images.global_, reports, keys, keys["findings"],
+                                  settings.retrieval_ks)
+    result.metrics.update(retrieval.metrics)
+    result.chance.update(retrieval.chance)
+    result.trivial.update(retrieval.trivial)
     result.examples = _retrieval_examples(encoded.test, encoded.test_images.global_, reports,
                                           settings.examples)
 
@@ -117,34 +215,51 @@ def _retrieval(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSet
 def _zero_shot(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSettings,
                result: ModelEvaluation) -> None:
     positive, negative = (
-        encode_strings(model, prompts(FINDINGS, template), model.recipe.max_sentence_tokens,
-                       settings.batch_size)
-        for template in (settings.positive_prompt, settings.negative_prompt))
-    summary, per_finding = zero_shot_metrics(
-        encoded.test_images.global_, positive, negative,
-        encoded.labels(encoded.test, settings.uncertain), FINDINGS)
-    result.metrics.update(summary)
-    result.details["zero_shot_auc"] = per_finding
+        ensemble(encode_strings(model, prompts(FINDINGS, templates),
+                                model.recipe.max_sentence_tokens, settings.batch_size),
+                 len(templates))
+        for templates in (settings.positive_prompts, settings.negative_prompts))
+    for source in encoded.labels:
+        name = f"zero_shot_auc{source.suffix}"
+        per_finding = zero_shot_auc(encoded.test_images.global_, positive, negative, source.test,
+                                    FINDINGS)
+        result.metrics[name] = macro(per_finding)
+        result.metrics[findings_counted(name)] = float(len(per_finding))
+        result.chance[name] = CHANCE_AUC
+        result.details[name] = per_finding
 
 
 def _probe(encoded: _Encoded, settings: EvaluationSettings, result: ModelEvaluation) -> None:
+    for source in encoded.labels:
+        if source.train is None:
+            result.details[f"probe{source.suffix}_skipped"] = (
+                f"no {source.name} labels for the {settings.train_split!r} split")
+            continue
+        _probe_source(encoded, source, settings, result)
+
+
+def _probe_source(encoded: _Encoded, source: LabelSource, settings: EvaluationSettings,
+                  result: ModelEvaluation) -> None:
     probe = linear_probe(
-        encoded.train_images.pooled.numpy(), encoded.labels(encoded.train, settings.uncertain),
-        encoded.test_images.pooled.numpy(), encoded.labels(encoded.test, settings.uncertain),
-        FINDINGS, settings.probe_fractions, settings.probe_seeds, settings.probe_min_positives,
-        settings.probe_c, settings.probe_max_iter)
-    result.details["probe"] = {"findings": probe.findings, "runs": [
-        {"fraction": r.fraction, "seed": r.seed, "train_images": r.train_images,
-         "macro_auc": r.macro_auc, "auc": r.auc} for r in probe.runs]}
+        encoded.train_images.pooled.numpy(), source.train, encoded.test_images.pooled.numpy(),
+        source.test, FINDINGS, settings.probe_fractions, settings.probe_seeds,
+        settings.probe_min_positives, settings.probe_c, settings.probe_max_iter)
+    runs = [{"fraction": r.fraction, "seed": r.seed, "train_images": r.train_images,
+             "macro_auc": r.macro_auc, "auc": r.auc, "not_fitted": list(r.not_fitted)}
+            for r in probe.runs]
+    result.details[f"probe{source.suffix}"] = {"labels": source.name, "findings": probe.findings,
+                                               "runs": runs}
     if not probe.findings:
-        result.details["probe_skipped"] = (
+        result.details[f"probe{source.suffix}_skipped"] = (
             f"no finding has {settings.probe_min_positives} training positives and both "
-            "classes in the held-out split")
-        return
+            f"classes in the held-out split ({source.name} labels)")
     for fraction in settings.probe_fractions:
-        mean, spread = probe.macro_auc(fraction)
-        result.metrics[probe_metric_name(fraction)] = mean
-        result.details[f"{probe_metric_name(fraction)} std over subsets"] = spread
+        name = probe_metric_name(fraction, source.suffix)
+        mean, spread, classes = probe.macro_auc(fraction)
+        result.metrics[name] = mean
+        result.metrics[findings_counted(name)] = classes
+        result.chance[name] = CHANCE_AUC
+        result.details[f"{name} std over subsets"] = spread
 
 
 def _generation(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSettings,
@@ -152,9 +267,13 @@ def _generation(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSe
     train = encoded.train
     nearest = nearest_reports(encoded.test_images.global_,
                               _report_embeddings(model, train, settings.batch_size))
+    references = [encoded.test.reports[s] for s in encoded.image_studies]
     result.metrics.update(generation_metrics(
-        [train.reports[train.study_order[i]] for i in nearest],
-        [encoded.test.reports[s] for s in encoded.image_studies]))
+        [train.reports[train.study_order[i]] for i in nearest], references))
+    chance, trivial = generation_references(
+        [train.reports[s] for s in train.study_order], references, settings.seed)
+    result.chance.update(chance)
+    result.trivial.update(trivial)
 
 
 def _report_embeddings(model: AlignmentModel, split: SplitData, batch_size: int) -> torch.Tensor:
@@ -165,7 +284,8 @@ def _report_embeddings(model: AlignmentModel, split: SplitData, batch_size: int)
     return encode_token_rows(model, [first[s] for s in split.study_order], batch_size)
 
 
-def _grounding(model: AlignmentModel, encoded: _Encoded, batch_size: int) -> dict[str, float]:
+def _grounding(model: AlignmentModel, encoded: _Encoded, batch_size: int,
+               result: ModelEvaluation) -> None:
     """Score each named-region sentence of each held-out image against the image's boxes."""
     examples = encoded.test.examples.examples
     named = named_regions(encoded.test.examples)
@@ -179,7 +299,9 @@ def _grounding(model: AlignmentModel, encoded: _Encoded, batch_size: int) -> dic
             continue
         scores = cosine_similarity_matrix(sentence[None], encoded.test_images.regions[row])[0]
         queries.append(GroundingQuery(scores, names, named[row][position]))
-    return grounding_metrics(queries)
+    result.metrics.update(grounding_metrics(queries))
+    result.chance.update(grounding_chance(queries))
+    result.trivial.update(grounding_prior(queries))
 
 
 def _retrieval_examples(

@@ -9,8 +9,10 @@ normaliser (lower-case, alphanumeric tokens) applies.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torchmetrics.text import BLEUScore
 from torchmetrics.text.rouge import ROUGEScore
@@ -37,3 +39,16 @@ def generation_metrics(
     rouge = ROUGEScore(rouge_keys=("rougeL",))(preds, [r[0] for r in refs])
     scores["ROUGE-L"] = float(rouge["rougeL_fmeasure"])
     return scores
+
+
+def generation_references(
+    train_reports: Sequence[str], references: Sequence[str], seed: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Chance (a random training report for each image, drawn with ``seed``) and trivial
+    baseline (the most common training report for every image) scores of ``references``."""
+    if not train_reports or not references:
+        return {}, {}
+    drawn = np.random.default_rng(seed).integers(len(train_reports), size=len(references))
+    common = Counter(train_reports).most_common(1)[0][0]
+    return (generation_metrics([train_reports[i] for i in drawn], references),
+            generation_metrics([common] * len(references), references))

@@ -4,7 +4,7 @@ recipe) and retrieval examples (a held-out image, its report, what the model ret
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def metric_bars(summary: dict[str, dict[str, dict]], metrics: Sequence[str], path: Path) -> Path:
-    """One panel per metric, one bar per recipe, error bars = std over seeds."""
+def metric_bars(summary: dict[str, dict[str, dict]], metrics: Sequence[str], path: Path,
+                chance: Mapping[str, float] | None = None) -> Path:
+    """One panel per metric, one bar per recipe, error bars = std over seeds, and a dashed line
+    at the metric's chance level when ``chance`` has one."""
     labels = list(summary)
     shown = [m for m in metrics if any(summary[r].get(m, {}).get("mean") is not None
                                        for r in labels)]
@@ -38,11 +40,13 @@ def metric_bars(summary: dict[str, dict[str, dict]], metrics: Sequence[str], pat
         stds = [summary[r].get(metric, {}).get("std") or 0.0 for r in labels]
         axis.bar(range(len(labels)), means, yerr=stds, color=colours, capsize=4)
         axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        if chance and metric in chance:
+            axis.axhline(chance[metric], color="grey", linestyle="--", linewidth=1)
         axis.set_title(metric, fontsize=9)
         axis.tick_params(axis="y", labelsize=8)
     for axis in list(axes.flat)[len(shown):]:
         axis.axis("off")
-    figure.suptitle("downstream metrics, mean ± std over seeds", fontsize=10)
+    figure.suptitle("downstream metrics, mean ± std over seeds (dashed: chance)", fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 

@@ -6,14 +6,16 @@ Standardising the features first keeps one regularisation strength sensible for 
 (random-init features have very different scales from trained ones).
 
 Findings are probed only when the whole training split has ``min_positives`` positives and the
-evaluated split has both classes, so every fraction and seed is scored on the same findings.
-When a small subset happens to hold a single class for a finding, no classifier can be fitted;
-its prediction is then constant and scores AUC 0.5, the honest value of knowing nothing (leaving
-the finding out would flatter small fractions).
+evaluated split has both classes. Subsets are stratified (:func:`stratified_subset`): before the
+rest is drawn at random, each probed finding gets one positive and one negative training image
+while the subset has room. A finding whose subset still lacks a class cannot be fitted: its cell
+is n/a (left out of that run's macro AUC, never a constant 0.5 that would pull every encoder
+towards chance alike), and each run records over how many findings its macro average ran.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +36,7 @@ class ProbeRun:
     seed: int
     train_images: int
     auc: dict[str, float]
+    not_fitted: tuple[str, ...] = ()
 
     @property
     def macro_auc(self) -> float:
@@ -47,10 +50,15 @@ class ProbeResult:
     findings: list[str]
     runs: list[ProbeRun] = field(default_factory=list)
 
-    def macro_auc(self, fraction: float) -> tuple[float, float]:
-        """Mean and (population) standard deviation of the macro AUC over seeds."""
-        values = [run.macro_auc for run in self.runs if run.fraction == fraction]
-        return float(np.mean(values)), float(np.std(values))
+    def macro_auc(self, fraction: float) -> tuple[float, float, float]:
+        """Mean and (population) standard deviation over subset seeds of the macro AUC, and the
+        mean number of findings it ran over; NaN when no seed could fit any finding (n/a)."""
+        runs = [run for run in self.runs if run.fraction == fraction and run.auc]
+        if not runs:
+            return math.nan, math.nan, 0.0
+        values = [run.macro_auc for run in runs]
+        return (float(np.mean(values)), float(np.std(values)),
+                float(np.mean([len(run.auc) for run in runs])))
 
 
 def eligible_findings(
@@ -64,20 +72,36 @@ def eligible_findings(
     ]
 
 
-def subset_indices(count: int, fraction: float, seed: int) -> np.ndarray:
-    """``max(1, round(fraction * count))`` distinct training rows drawn with ``seed``."""
+def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """``max(1, round(fraction * n))`` distinct rows of ``(n, F)`` labels drawn with ``seed``:
+    first, findings in random order, one positive and one negative row for each finding the
+    subset lacks it for (while there is room), then the rest uniformly."""
+    count = len(labels)
     size = min(count, max(1, round(fraction * count)))
-    return np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
+    rng = np.random.default_rng(seed)
+    taken = np.zeros(count, dtype=bool)
+    for column in rng.permutation(labels.shape[1]):
+        for value in (1, 0):
+            if taken.sum() >= size:
+                break
+            if (labels[taken, column] == value).any():
+                continue
+            candidates = np.flatnonzero((labels[:, column] == value) & ~taken)
+            if len(candidates):
+                taken[rng.choice(candidates)] = True
+    rest = rng.choice(np.flatnonzero(~taken), size=size - int(taken.sum()), replace=False)
+    taken[rest] = True
+    return np.flatnonzero(taken)
 
 
 def _fit_predict(
     x: np.ndarray, y: np.ndarray, test_x: np.ndarray, c: float, max_iter: int
-) -> np.ndarray:
-    """Positive-class scores of one finding's probe (constant when ``y`` has one class)."""
+) -> np.ndarray | None:
+    """Positive-class scores of one finding's probe (None when ``y`` lacks a class)."""
     kept = y != IGNORE
     x, y = x[kept], y[kept]
     if len(np.unique(y)) < 2:
-        return np.zeros(len(test_x), dtype=np.float64)
+        return None
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
     model.fit(x, y)
     return model.decision_function(test_x)
@@ -103,17 +127,21 @@ def linear_probe(
         return result
     for fraction in fractions:
         for seed in seeds:
-            rows = subset_indices(len(train_features), fraction, seed)
-            scores = np.stack(
-                [_fit_predict(train_features[rows], train_labels[rows, column], test_features,
-                              c, max_iter) for column in columns],
-                axis=1,
-            )
-            auc = auc_per_finding(scores, test_labels[:, columns], names)
-            result.runs.append(ProbeRun(fraction, seed, len(rows), auc))
+            rows = stratified_subset(train_labels[:, columns], fraction, seed)
+            auc: dict[str, float] = {}
+            not_fitted: list[str] = []
+            for name, column in zip(names, columns, strict=True):
+                score = _fit_predict(train_features[rows], train_labels[rows, column],
+                                     test_features, c, max_iter)
+                if score is None:
+                    not_fitted.append(name)
+                else:
+                    auc.update(auc_per_finding(score[:, None], test_labels[:, [column]], [name]))
+            result.runs.append(ProbeRun(fraction, seed, len(rows), auc, tuple(not_fitted)))
     return result
 
 
-def probe_metric_name(fraction: float) -> str:
-    """``probe_auc@1%`` style metric key of a label fraction."""
-    return f"probe_auc@{fraction * 100:g}%"
+def probe_metric_name(fraction: float, suffix: str = "") -> str:
+    """``probe_auc_1`` (1 %), ``probe_auc_100`` style metric key of a label fraction, with an
+    optional label-source suffix (``probe_auc_100_parser``)."""
+    return f"probe_auc_{fraction * 100:g}{suffix}"

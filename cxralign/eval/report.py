@@ -1,11 +1,19 @@
-"""Writing an evaluation run: ``metrics.json`` (``{recipe: {metric: {mean, std, seeds,
-values}}}``), ``details.json`` (per model: metrics, per-finding AUCs, probe runs, retrieval
-examples), ``summary.md`` (recipe × metric table, mean ± std, and the verdict), the PNG plots,
-and the catalog table ``evaluation_metrics`` (one row per recipe and metric)."""
+"""Writing an evaluation run: ``metrics.json``, ``details.json`` (per model: metrics, chance,
+trivial baselines, per-finding AUCs, probe runs, retrieval examples), ``summary.md``, the PNG
+plots, and the catalog table ``evaluation_metrics`` (one row per recipe and metric).
+
+``metrics.json``: ``{recipe: {metric: {mean, std, seeds, values}}, "chance": {metric: value},
+"trivial": {metric: {value, method}}}``. Every metric that has a chance level is shown in
+``summary.md`` as one row: chance, trivial baseline, then each recipe's mean ± std over model
+seeds (hit rates also as a multiple of chance, AUCs with the number of findings averaged). The
+trivial baseline of AUCs is the random-init row; the ``convirt`` and ``random-init`` columns are
+always there (``not evaluated`` when their models are missing).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +21,9 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from cxralign.eval.auc import findings_counted
 from cxralign.eval.plots import metric_bars, retrieval_examples
-from cxralign.eval.run import RunOutcome, aggregate
+from cxralign.eval.run import RANDOM_INIT, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.verdict import Comparison, compare
 from cxralign.io.atomic import atomic_path
@@ -25,13 +34,28 @@ METRICS_SCHEMA: Final = pa.schema([
     ("recipe", pa.string()), ("metric", pa.string()), ("mean", pa.float64()),
     ("std", pa.float64()), ("n_seeds", pa.int64()), ("seeds", pa.list_(pa.int64())),
 ])
-TABLE_METRICS: Final = (
-    "i2t_R@1", "i2t_R@5", "i2t_R@10", "t2i_R@1", "t2i_R@5", "t2i_R@10",
-    "grounding_top1", "grounding_mean_rank", "zero_shot_macro_auc",
-    "probe_auc@1%", "probe_auc@10%", "probe_auc@100%", "segmentation_dice",
-    "BLEU-1", "BLEU-4", "ROUGE-L",
+CHANCE: Final = "chance"
+TRIVIAL: Final = "trivial"
+ALWAYS_SHOWN: Final = ("convirt", RANDOM_INIT)
+"""Rows every summary has, marked "not evaluated" when their models are missing."""
+RANDOM_INIT_BASELINE: Final = "the random-init encoder row (chance AUC is 0.5 by definition)"
+TRIVIAL_METHODS: Final = (
+    ("retrieval_", "every query gets the candidates ordered by how common their finding set "
+                   "is (ignores the query)"),
+    ("grounding_", "an image's boxes ordered by how often their region is named over all "
+                   "sentences (ignores image and sentence)"),
+    ("zero_shot_auc", RANDOM_INIT_BASELINE),
+    ("probe_auc_", RANDOM_INIT_BASELINE),
+    ("segmentation_dice", "the pixel-wise majority of the training lung masks, for every image"),
+    ("BLEU-", "the most common training report, for every image (chance: a random one)"),
+    ("ROUGE-", "the most common training report, for every image (chance: a random one)"),
 )
-"""Headline metrics in the summary table and bar chart (metrics.json holds every metric)."""
+"""Metric-name prefix -> what its trivial baseline is."""
+
+
+def trivial_method(metric: str) -> str:
+    """What the trivial baseline of ``metric`` is (empty when it has none)."""
+    return next((method for prefix, method in TRIVIAL_METHODS if metric.startswith(prefix)), "")
 
 
 @dataclass(frozen=True)
@@ -60,23 +84,57 @@ def metrics_table(summary: dict[str, dict[str, dict]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
 
 
-def _cell(values: dict | None) -> str:
-    if not values or values["mean"] is None:
-        return "–"
-    return f"{values['mean']:.3f} ± {values['std']:.3f}"
+def _number(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _cell(values: dict[str, dict], metric: str, chance: float | None) -> str:
+    entry = values.get(metric)
+    if not entry or entry["mean"] is None:
+        return "n/a"
+    text = f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+    if chance and metric.startswith(("retrieval_", "grounding_top1")):
+        text += f" ({entry['mean'] / chance:.1f}× chance)"
+    counted = findings_counted(metric)
+    classes = values.get(counted) if counted != metric else None
+    if classes and classes["mean"] is not None:
+        text += f" [{classes['mean']:g} findings]"
+    return text
+
+
+def trivial_entries(summary: dict[str, dict[str, dict]], chance: dict[str, float],
+                    trivial: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """``{metric: {value, method}}`` for every metric with a chance level; AUCs take the
+    random-init row's mean as their value (None without that row)."""
+    baseline = summary.get(RANDOM_INIT, {})
+    entries = {}
+    for metric in chance:
+        method = trivial_method(metric)
+        value = trivial.get(metric)
+        if method == RANDOM_INIT_BASELINE:
+            value = baseline.get(metric, {}).get("mean")
+        entries[metric] = {"value": value, "method": method}
+    return entries
 
 
 def summary_markdown(summary: dict[str, dict[str, dict]], comparisons: Sequence[Comparison],
-                     notes: Sequence[str], metrics: Sequence[str] = TABLE_METRICS) -> str:
-    """Recipe × metric table (mean ± std over seeds, n seeds), verdict and notes."""
-    shown = [m for m in metrics if any(m in summary[r] for r in summary)]
+                     notes: Sequence[str], chance: dict[str, float],
+                     trivial: dict[str, dict[str, Any]]) -> str:
+    """Metric × (chance, trivial baseline, recipes) table of mean ± std over seeds, verdict
+    and notes."""
+    recipes = shown_rows(summary)
     lines = ["# Downstream evaluation", "",
-             "| recipe | seeds | " + " | ".join(shown) + " |",
-             "|---|---|" + "---|" * len(shown)]
-    for recipe, values in summary.items():
-        seeds = sorted({s for v in values.values() for s in v["seeds"]})
-        lines.append(f"| {recipe} | {len(seeds)} | "
-                     + " | ".join(_cell(values.get(m)) for m in shown) + " |")
+             "| metric | chance | trivial baseline | " + " | ".join(recipes) + " |",
+             "|---|---|---|" + "---|" * len(recipes),
+             "| model seeds | | | " + " | ".join(_seeds(summary.get(r)) for r in recipes) + " |"]
+    for metric in chance:
+        cells = [_cell(summary[r], metric, chance[metric]) if summary.get(r) else "not evaluated"
+                 for r in recipes]
+        lines.append(f"| {metric} | {_number(chance[metric])} | "
+                     f"{_number(trivial.get(metric, {}).get('value'))} | " + " | ".join(cells)
+                     + " |")
+    methods = dict.fromkeys(entry["method"] for entry in trivial.values() if entry["method"])
+    lines += ["", "Trivial baselines: " + "; ".join(methods) + "." if methods else ""]
     if comparisons:
         lines += ["", "## Primary recipe against the baselines (grounding, retrieval)", ""]
         lines += [f"- {c.sentence()}" for c in comparisons]
@@ -85,31 +143,61 @@ def summary_markdown(summary: dict[str, dict[str, dict]], comparisons: Sequence[
     return "\n".join(lines) + "\n"
 
 
+def shown_rows(summary: dict[str, dict[str, dict]]) -> list[str]:
+    """Evaluated recipes in run order, then the :data:`ALWAYS_SHOWN` ones missing from it,
+    with random-init last."""
+    rows = [*summary, *(r for r in ALWAYS_SHOWN if r not in summary)]
+    return [r for r in rows if r != RANDOM_INIT] + [RANDOM_INIT]
+
+
+def _seeds(values: dict[str, dict] | None) -> str:
+    if not values:
+        return "none"
+    return ", ".join(str(s) for s in sorted({s for v in values.values() for s in v["seeds"]}))
+
+
 def _notes(settings: EvaluationSettings, outcome: RunOutcome) -> list[str]:
     notes = [
         f"held-out split: images.split = {settings.split!r}; probe and report-generation "
         f"training data: {settings.train_split!r}",
-        f"labels: present → 1, absent or unmentioned → 0, uncertain-only → "
-        f"{settings.uncertain} (zero-shot and probe)",
-        f"zero-shot prompts: {settings.positive_prompt!r} vs {settings.negative_prompt!r}",
+        "parser labels (study tags): present → 1, absent or unmentioned → 0, "
+        f"uncertain-only → {settings.uncertain}",
+        "finding labels of probe_auc_* and zero_shot_auc: "
+        + "; ".join(", ".join(sources) for sources in _label_sources(outcome))
+        + " (phantom ground truth = what is drawn; with both, parser-label scores carry the "
+        "suffix _parser)",
+        f"zero-shot prompt ensembles: {settings.positive_prompts} vs "
+        f"{settings.negative_prompts} (template embeddings averaged)",
         f"linear probe: standardised mean-pooled backbone features, one logistic regression per "
         f"finding with ≥ {settings.probe_min_positives} training positives, label fractions "
-        f"{settings.probe_fractions} × subset seeds {settings.probe_seeds} (per model: mean "
-        f"over subsets; table: mean ± std over model seeds)",
+        f"{settings.probe_fractions} × subset seeds {settings.probe_seeds}; subsets stratified "
+        "(each finding gets a positive and a negative while there is room), a finding whose "
+        "subset still lacks a class is n/a, [k findings] = how many the macro AUC averaged",
+        "retrieval: _study = the image's own report or one of identical text; _findings = a "
+        "report stating the same set of present findings (parser labels; the empty set, no "
+        "finding stated, counts as a set); chance = exact expected recall of a random ranking, "
+        "1 - C(n-m, k)/C(n, k) per query with m relevant of n candidates, averaged",
         "grounding: each held-out sentence with a region pair row vs all of its image's boxes; "
-        "grounding_chance_top1 is what random scores would reach",
+        "chance top-1 = named boxes / boxes, chance mean rank = (boxes + 1)/(named + 1)",
         "std is the sample standard deviation over model seeds (0 with one seed)",
     ]
     if outcome.segmentation_note:
         notes.append(outcome.segmentation_note)
+    for key in ("segmentation_skipped", "labels_note", "probe_skipped", "probe_parser_skipped"):
+        notes.extend(outcome.detail_notes(key))
     return notes
+
+
+def _label_sources(outcome: RunOutcome) -> list[tuple[str, ...]]:
+    return list(dict.fromkeys(tuple(e.details.get("labels", ())) for _, e in outcome.evaluations))
 
 
 def _detail_record(spec, evaluation) -> dict[str, Any]:
     return {
         "recipe": spec.label, "seed": spec.seed,
         "model_dir": str(spec.directory) if spec.directory else None,
-        "metrics": evaluation.metrics, "details": evaluation.details,
+        "metrics": evaluation.metrics, "chance": evaluation.chance,
+        "trivial": evaluation.trivial, "details": evaluation.details,
         "retrieval_examples": [{k: v for k, v in e.items() if k != "pixels"}
                                for e in evaluation.examples],
     }
@@ -126,17 +214,21 @@ def write_report(
     summary = aggregate(outcome)
     primary = primary or (outcome.labels[0] if outcome.labels else None)
     comparisons = tuple(compare(summary, primary)) if primary else ()
-    markdown = summary_markdown(summary, comparisons, _notes(settings, outcome))
+    chance = outcome.reference(CHANCE)
+    trivial = trivial_entries(summary, chance, outcome.reference(TRIVIAL))
+    markdown = summary_markdown(summary, comparisons, _notes(settings, outcome), chance, trivial)
 
     metrics_path = out_dir / "metrics.json"
-    _write_text(metrics_path, json.dumps(summary, indent=2) + "\n")
+    recipes = {r: summary.get(r, {}) for r in shown_rows(summary)}
+    _write_text(metrics_path, json.dumps({**recipes, CHANCE: chance, TRIVIAL: trivial},
+                                         indent=2) + "\n")
     _write_text(out_dir / "details.json", json.dumps(
         [_detail_record(spec, e) for spec, e in outcome.evaluations], indent=2, default=float)
         + "\n")
     summary_path = out_dir / "summary.md"
     _write_text(summary_path, markdown)
 
-    plots = [metric_bars(summary, TABLE_METRICS, out_dir / "metrics.png")]
+    plots = [metric_bars(summary, list(chance), out_dir / "metrics.png", chance)]
     first = next(((s, e) for s, e in outcome.evaluations if s.label == primary), None)
     if first and first[1].examples:
         plots.append(retrieval_examples(

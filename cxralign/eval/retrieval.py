@@ -1,18 +1,39 @@
-"""Cross-modal retrieval: Recall@k of image → report and report → image on held-out studies.
+"""Cross-modal retrieval: Recall@k of image → report and report → image on held-out studies,
+under two definitions of a correct answer, each with its chance level and a trivial baseline.
 
-A study may hold several images (PA and lateral) and has one report, so relevance is by study:
-an image query is answered correctly when its study's report is in the top k, a report query
-when any image of its study is. That is torchmetrics' hit rate (``RetrievalHitRate``), which
-equals recall when each query has exactly one relevant item (image → report).
+* ``study``: the retrieved report is the image's own study's report, or one with identical text
+  (templated reports repeat, "Normal chest radiograph.", and no embedding can tell identical
+  texts apart). A report query is answered by any image of such a study.
+* ``findings``: the retrieved report states the same set of present findings as the image's own
+  report (parser labels, present only; the empty set, a report stating no finding, is a set like
+  any other). Its chance level is far higher than the study one.
+
+A study may hold several images and has one report, so this is torchmetrics' hit rate
+(``RetrievalHitRate``). Chance (:mod:`cxralign.eval.chance`) is exact for each query's number of
+relevant candidates. The trivial baseline ignores the query altogether: every query gets the
+candidates ordered by how common their finding set is among the candidates (ties by position),
+the best a model that reads neither the image nor the report could do.
+
+Metric keys: ``retrieval_{i2t|t2i}_r{k}_{study|findings}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 from torchmetrics.retrieval import RetrievalHitRate
+
+from cxralign.eval.chance import chance_hit_rate_at_k, prior_scores
+
+KINDS = ("study", "findings")
+
+
+def metric_name(direction: str, k: int, kind: str) -> str:
+    """``retrieval_i2t_r1_study`` style key."""
+    return f"retrieval_{direction}_r{k}_{kind}"
 
 
 def cosine_similarity_matrix(queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -34,38 +55,60 @@ def hit_rate_at_k(
     }
 
 
+def relevance(query_keys: Sequence[Hashable], candidate_keys: Sequence[Hashable]) -> torch.Tensor:
+    """``(Q, C)`` bool: query ``i`` and candidate ``j`` have equal keys."""
+    codes = {key: code for code, key in enumerate(dict.fromkeys([*query_keys, *candidate_keys]))}
+    queries = torch.tensor([codes[key] for key in query_keys], dtype=torch.long)
+    candidates = torch.tensor([codes[key] for key in candidate_keys], dtype=torch.long)
+    return queries[:, None] == candidates[None, :]
+
+
+@dataclass(frozen=True)
+class RetrievalKeys:
+    """Per held-out image and per report (one per study): the key a correct answer shares."""
+
+    images: Sequence[Hashable]
+    reports: Sequence[Hashable]
+
+    @property
+    def relevant(self) -> torch.Tensor:
+        """``(images, reports)`` bool relevance."""
+        return relevance(self.images, self.reports)
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    """Model recall, the chance level and the trivial baseline, each keyed by metric name."""
+
+    metrics: dict[str, float]
+    chance: dict[str, float]
+    trivial: dict[str, float]
+
+
+def _named(kind: str, i2t: Mapping[int, float], t2i: Mapping[int, float]) -> dict[str, float]:
+    return {**{metric_name("i2t", k, kind): v for k, v in i2t.items()},
+            **{metric_name("t2i", k, kind): v for k, v in t2i.items()}}
+
+
 def retrieval_metrics(
-    image_embeddings: torch.Tensor,
-    image_studies: Sequence[str],
-    report_embeddings: torch.Tensor,
-    report_studies: Sequence[str],
-    ks: Sequence[int] = (1, 5, 10),
-    report_texts: Sequence[str] | None = None,
-) -> dict[str, float]:
-    """``i2t_R@k`` (each image against all reports) and ``t2i_R@k`` (each report against all
-    images), relevance by study id. With ``report_texts`` (aligned with ``report_studies``), a
-    report whose text equals the study's own is relevant too: templated reports repeat
-    ("Normal chest radiograph."), and no embedding can tell identical texts apart."""
+    image_embeddings: torch.Tensor, report_embeddings: torch.Tensor,
+    keys: Mapping[str, RetrievalKeys], prior: RetrievalKeys, ks: Sequence[int] = (1, 5, 10),
+) -> RetrievalResult:
+    """Recall@k both ways for each relevance kind in ``keys`` (``study``, ``findings``), with
+    chance and the trivial baseline that ranks candidates by the frequency of their ``prior``
+    key (the finding set)."""
+    if len(image_embeddings) != len(prior.images) or len(report_embeddings) != len(prior.reports):
+        raise ValueError("one prior key per image and per report")
     similarity = cosine_similarity_matrix(image_embeddings, report_embeddings)
-    study_of_report = {study: column for column, study in enumerate(report_studies)}
-    if len(study_of_report) != len(report_studies):
-        raise ValueError("report_studies must be unique (one report per study)")
-    if report_texts is not None and len(report_texts) != len(report_studies):
-        raise ValueError("report_texts must align with report_studies")
-    same_text = _same_text(report_texts if report_texts is not None else report_studies)
-    relevant = torch.zeros_like(similarity, dtype=torch.bool)
-    for row, study in enumerate(image_studies):
-        relevant[row] = same_text[study_of_report[study]]
-    image_to_text = hit_rate_at_k(similarity, relevant, ks)
-    text_to_image = hit_rate_at_k(similarity.T, relevant.T, ks)
-    return {
-        **{f"i2t_R@{k}": value for k, value in image_to_text.items()},
-        **{f"t2i_R@{k}": value for k, value in text_to_image.items()},
-    }
-
-
-def _same_text(texts: Sequence[str]) -> torch.Tensor:
-    """``(N, N)`` bool: report ``i`` and report ``j`` have the same text."""
-    codes = {text: code for code, text in enumerate(dict.fromkeys(texts))}
-    ids = torch.tensor([codes[text] for text in texts])
-    return ids[:, None] == ids[None, :]
+    report_prior = prior_scores(prior.reports).expand(len(prior.images), -1)
+    image_prior = prior_scores(prior.images).expand(len(prior.reports), -1)
+    result = RetrievalResult({}, {}, {})
+    for kind, kind_keys in keys.items():
+        relevant = kind_keys.relevant
+        result.metrics.update(_named(kind, hit_rate_at_k(similarity, relevant, ks),
+                                     hit_rate_at_k(similarity.T, relevant.T, ks)))
+        result.chance.update(_named(kind, chance_hit_rate_at_k(relevant, ks),
+                                    chance_hit_rate_at_k(relevant.T, ks)))
+        result.trivial.update(_named(kind, hit_rate_at_k(report_prior, relevant, ks),
+                                     hit_rate_at_k(image_prior, relevant.T, ks)))
+    return result

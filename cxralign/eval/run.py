@@ -65,6 +65,19 @@ class RunOutcome:
     def labels(self) -> list[str]:
         return list(dict.fromkeys(spec.label for spec, _ in self.evaluations))
 
+    def reference(self, kind: str) -> dict[str, float]:
+        """``chance`` or ``trivial`` level per metric: they depend on the held-out data only,
+        so every model gives the same value; the mean guards against float noise."""
+        values: dict[str, list[float]] = {}
+        for _, evaluation in self.evaluations:
+            for metric, value in getattr(evaluation, kind).items():
+                values.setdefault(metric, []).append(value)
+        return {metric: float(np.mean(v)) for metric, v in values.items()}
+
+    def detail_notes(self, key: str) -> list[str]:
+        """Distinct ``details[key]`` strings over all models (why something was skipped)."""
+        return list(dict.fromkeys(e.details[key] for _, e in self.evaluations if key in e.details))
+
 
 def discover_model_dirs(data_dir: Path, recipes: Sequence[str]) -> list[Path]:
     """``<data>/models/pretrain/<recipe>/seed-<k>/`` directories holding a complete model."""
@@ -127,8 +140,8 @@ def run_evaluation(
     return outcome
 
 
-HEADLINE = ("i2t_R@1", "t2i_R@1", "grounding_top1", "zero_shot_macro_auc", "probe_auc@100%",
-            "segmentation_dice", "BLEU-4")
+HEADLINE = ("retrieval_i2t_r1_study", "retrieval_i2t_r1_findings", "grounding_top1",
+            "zero_shot_auc", "probe_auc_100", "segmentation_dice", "BLEU-4")
 
 
 def _masks(settings: EvaluationSettings, size: int) -> tuple[MaskSet | None, str]:

@@ -192,3 +192,32 @@ def segmentation_metrics(
         "segmentation_train_images": float(len(train)),
         "segmentation_test_images": float(len(test)),
     }
+
+
+def segmentation_references(
+    masks: np.ndarray, groups: tuple[str, ...], test_fraction: float, seed: int,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Chance and trivial-baseline ``segmentation_dice`` on the same patient split.
+
+    Chance: a mask of independent pixels, foreground with the training share ``p``, scores an
+    expected Dice of about ``2 p q / (p + q)`` against a mask of foreground share ``q``. Trivial
+    baseline: the pixel-wise majority of the training masks (where lungs usually are), the
+    same for every image.
+    """
+    train, test = patient_split(groups, test_fraction, seed)
+    target = torch.as_tensor(masks)
+    share = float(target[train].float().mean())
+    shares = target[test].float().mean(dim=(1, 2))
+    chance = float((2 * share * shares / (share + shares).clamp_min(1e-12)).mean())
+    majority = (target[train].float().mean(dim=0) > 0.5).expand_as(target[test])
+    return {"segmentation_dice": chance}, {"segmentation_dice": dice(majority, target[test])}
+
+
+def grid_too_coarse(features: torch.Tensor, min_grid: int) -> str:
+    """Why Dice from ``(n, C, h, w)`` features would be meaningless, or "" when it is not."""
+    height, width = features.shape[-2:]
+    if min(height, width) >= min_grid:
+        return ""
+    return (f"segmentation skipped: the feature map is {height}×{width}, under "
+            f"{min_grid}×{min_grid}, at this model's input size; Dice would measure upsampling "
+            "of a few cells, not the encoder")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
+from cxralign.io.deid import KEY_ENV_VAR
+
 DEFAULT_SEGMENTATION_DIR = "../shared/data/covid_lung_boxes"
 
 
@@ -35,11 +37,25 @@ class EvaluationSettings(BaseModel):
         description="images.split whose labels and reports the probe and report generation use.",
     )
     retrieval_ks: list[int] = Field(default=[1, 5, 10], description="Recall@k cut-offs.")
-    positive_prompt: str = Field(
-        default="There is {finding}.", description="Zero-shot prompt for a present finding."
+    positive_prompts: list[str] = Field(
+        default=["There is {finding}.", "{finding} is present.", "Findings of {finding}."],
+        description="Zero-shot prompt ensemble for a present finding ({finding} filled in; "
+        "the templates' embeddings are averaged).",
     )
-    negative_prompt: str = Field(
-        default="No {finding}.", description="Zero-shot prompt for an absent finding."
+    negative_prompts: list[str] = Field(
+        default=["No {finding}.", "There is no {finding}.", "No evidence of {finding}."],
+        description="Zero-shot prompt ensemble for an absent finding.",
+    )
+    ground_truth_dirs: list[str] = Field(
+        default=[],
+        description="Phantom ground_truth/ folders whose drawn findings label the images for "
+        "probing and zero-shot (empty: look beside the catalog, see cxralign.eval.truth); "
+        "parser labels are used where none covers a split.",
+    )
+    deid_key_env: str = Field(
+        default=KEY_ENV_VAR,
+        description="Environment variable holding the pseudonymisation key the catalog was "
+        "ingested with (joins ground truth, keyed by raw UIDs, to image ids).",
     )
     uncertain: str = Field(
         default="ignore", pattern="^(ignore|positive|negative)$",
@@ -66,6 +82,11 @@ class EvaluationSettings(BaseModel):
         description="Folder with images/ and lung_masks/ (same file names) and metadata.csv "
         "(patientid per filename); segmentation is skipped with a message when absent or empty.",
     )
+    segmentation_min_grid: int = Field(
+        default=7, ge=1,
+        description="Smallest feature-map side (cells) Dice is computed from: coarser maps "
+        "cannot outline a lung, so the score would measure upsampling, not the encoder.",
+    )
     segmentation_epochs: int = Field(default=30, ge=1, description="Decoder training epochs.")
     segmentation_test_fraction: float = Field(
         default=0.3, gt=0, lt=1, description="Share of patients held out for the Dice score."
@@ -80,6 +101,13 @@ class EvaluationSettings(BaseModel):
     def _fractions_in_unit_interval(cls, value: list[float]) -> list[float]:
         if not value or any(not 0 < f <= 1 for f in value):
             raise ValueError("probe fractions must lie in (0, 1]")
+        return value
+
+    @field_validator("positive_prompts", "negative_prompts")
+    @classmethod
+    def _templates_name_the_finding(cls, value: list[str]) -> list[str]:
+        if not value or any("{finding}" not in template for template in value):
+            raise ValueError("each prompt template must contain {finding}")
         return value
 
     @field_validator("retrieval_ks")

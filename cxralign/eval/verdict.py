@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-CLAIMED_METRICS: Final = ("grounding_top1", "grounding_mean_rank", "i2t_R@1", "i2t_R@5",
-                          "i2t_R@10", "t2i_R@1", "t2i_R@5", "t2i_R@10")
+CLAIMED_METRICS: Final = (
+    "grounding_top1", "grounding_mean_rank",
+    *(f"retrieval_{direction}_r{k}_{kind}" for kind in ("study", "findings")
+      for direction in ("i2t", "t2i") for k in (1, 10)),
+)
 LOWER_IS_BETTER: Final = frozenset({"grounding_mean_rank"})
 
 

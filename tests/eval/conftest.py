@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from eval_fixtures import DEID_KEY
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import KEY_ENV_VAR
@@ -16,7 +17,7 @@ IMAGE_SIZE = 64
 def eval_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     root = tmp_path_factory.mktemp("eval_phantom")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(KEY_ENV_VAR, "eval-test-key")
+        patch.setenv(KEY_ENV_VAR, DEID_KEY)
         return build_phantom_catalog(root, STUDIES, seed=0, image_size=IMAGE_SIZE,
                                      test_fraction=0.35)
 

@@ -19,11 +19,14 @@ def test_asset_writes_report_and_metadata(eval_catalog, eval_models, materialize
     assert result.success
     metadata = result.asset_materializations_for_node("downstream_evaluation")[0].metadata
     assert metadata["models"].value == 3
-    assert "| asg | 2 |" in metadata["summary"].value
+    assert "| model seeds | | | 0, 1 | 0 | none |" in metadata["summary"].value
     assert "segmentation skipped" in metadata["summary"].value
     assert metadata["metrics"].value.startswith("![")
     assert Path(metadata["metrics_json"].value) == out / "metrics.json"
-    assert set(json.loads((out / "metrics.json").read_text())) == {"asg", "convirt"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert metrics["random-init"] == {}  # switched off here, still listed
+    assert metrics["chance"]["retrieval_i2t_r1_study"] > 0
     assert isinstance(metadata["verdict"].value, list)
     assert eval_catalog.has_table("evaluation_metrics")
 

@@ -1,4 +1,5 @@
-"""Labels from tag vectors, zero-shot AUC and the linear probe on constructed features."""
+"""Labels from tag vectors, zero-shot AUC (prompt ensembles) and the linear probe (stratified
+subsets, n/a cells) on constructed features."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import torch
 
 from cxralign.eval.auc import auc_per_finding, macro
 from cxralign.eval.labels import IGNORE, finding_labels
-from cxralign.eval.probe import linear_probe, probe_metric_name, subset_indices
-from cxralign.eval.zero_shot import prompts, zero_shot_metrics
+from cxralign.eval.probe import linear_probe, probe_metric_name, stratified_subset
+from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
 from cxralign.pairs.tags import tag_vector
 from cxralign.vocabulary import FINDINGS
 
@@ -46,13 +47,22 @@ def test_zero_shot_is_perfect_when_images_sit_on_the_right_prompt():
     images = torch.stack([
         sum(positive[f] if labels[i, f] else negative[f] for f in range(2)) for i in range(4)
     ])
-    summary, per_finding = zero_shot_metrics(images, positive, negative, labels, findings)
+    per_finding = zero_shot_auc(images, positive, negative, labels, findings)
     assert per_finding == {"edema": 1.0, "pneumothorax": 1.0}
-    assert summary["zero_shot_macro_auc"] == 1.0
-    assert prompts(findings, "No {finding}.") == ["No edema.", "No pneumothorax."]
     # swapped prompts invert the ranking
-    _, inverted = zero_shot_metrics(images, negative, positive, labels, findings)
+    inverted = zero_shot_auc(images, negative, positive, labels, findings)
     assert inverted == {"edema": 0.0, "pneumothorax": 0.0}
+
+
+def test_prompt_ensemble_averages_each_findings_templates():
+    findings = ["edema", "pneumothorax"]
+    assert prompts(findings, ["No {finding}.", "{finding} absent."]) == [
+        "No edema.", "No pneumothorax.", "edema absent.", "pneumothorax absent."]
+    # template-major rows: template 1 (edema, pneumothorax), then template 2 (same order)
+    embeddings = torch.tensor([[2.0, 0, 0], [0, 0, 3.0], [0, 5.0, 0], [0, 0, 1.0]])
+    merged = ensemble(embeddings, templates=2)
+    assert torch.allclose(merged[0], torch.tensor([1.0, 1.0, 0]) / 2**0.5)  # unit-length mean
+    assert torch.allclose(merged[1], torch.tensor([0, 0, 1.0]))
 
 
 def _separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,13 +85,14 @@ def test_probe_learns_separable_findings_at_every_fraction_and_seed():
     assert {(r.fraction, r.seed) for r in result.runs} == {
         (f, s) for f in (0.01, 0.1, 1.0) for s in (0, 1, 2)}
     assert {r.train_images for r in result.runs if r.fraction == 0.01} == {3}
-    mean_full, std_full = result.macro_auc(1.0)
-    assert mean_full > 0.97 and std_full < 0.01
-    mean_ten, _ = result.macro_auc(0.1)
+    mean_full, std_full, classes_full = result.macro_auc(1.0)
+    assert mean_full > 0.97 and std_full < 0.01 and classes_full == 2
+    mean_ten, _, _ = result.macro_auc(0.1)
     assert mean_ten > 0.9
-    mean_one, _ = result.macro_auc(0.01)
-    assert 0.4 <= mean_one <= mean_full
-    assert probe_metric_name(0.01) == "probe_auc@1%" and probe_metric_name(1.0) == "probe_auc@100%"
+    mean_one, _, classes_one = result.macro_auc(0.01)
+    assert 0.4 <= mean_one <= mean_full and 1 <= classes_one <= 2
+    assert probe_metric_name(0.01) == "probe_auc_1" and probe_metric_name(1.0) == "probe_auc_100"
+    assert probe_metric_name(0.1, "_parser") == "probe_auc_10_parser"
 
 
 def test_probe_on_noise_is_near_chance():
@@ -93,7 +104,44 @@ def test_probe_on_noise_is_near_chance():
     assert result.macro_auc(1.0)[0] == pytest.approx(0.5, abs=0.1)
 
 
+def _rare_labels(n: int = 1000) -> np.ndarray:
+    """Three findings with 5, 20 and 500 positives among ``n`` rows: a random 1 % subset of 10
+    rows would usually miss the rarest ones."""
+    labels = np.zeros((n, 3), dtype=np.int8)
+    labels[:5, 0] = 1
+    labels[100:120, 1] = 1
+    labels[::2, 2] = 1
+    return labels
+
+
 def test_subsets_differ_by_seed_and_are_reproducible():
-    assert subset_indices(1000, 0.1, 0).tolist() == subset_indices(1000, 0.1, 0).tolist()
-    assert subset_indices(1000, 0.1, 0).tolist() != subset_indices(1000, 0.1, 1).tolist()
-    assert len(subset_indices(50, 0.01, 0)) == 1 and len(subset_indices(50, 1.0, 0)) == 50
+    labels = _rare_labels()
+    assert stratified_subset(labels, 0.1, 0).tolist() == stratified_subset(labels, 0.1, 0).tolist()
+    assert stratified_subset(labels, 0.1, 0).tolist() != stratified_subset(labels, 0.1, 1).tolist()
+    assert len(stratified_subset(labels[:50], 0.01, 0)) == 1
+    assert len(stratified_subset(labels, 1.0, 0)) == 1000
+
+
+def test_stratified_subset_gives_every_finding_both_classes_when_there_is_room():
+    labels = _rare_labels()
+    for seed in range(20):
+        rows = stratified_subset(labels, 0.01, seed)
+        assert len(rows) == 10 and len(set(rows.tolist())) == 10
+        subset = labels[rows]
+        assert (subset == 1).any(axis=0).all() and (subset == 0).any(axis=0).all(), seed
+
+
+def test_findings_a_subset_cannot_fit_are_na_not_half():
+    """A one-image subset holds one class of every finding: no probe can be fitted, so every
+    cell is n/a and the fraction's macro AUC is NaN, not a constant 0.5."""
+    train_x, train_y = _separable(300, 0)
+    test_x, test_y = _separable(100, 1)
+    result = linear_probe(train_x, train_y[:, :2], test_x, test_y[:, :2], ["a", "b"],
+                          fractions=(1 / 300, 1.0), seeds=(0, 1), min_positives=5)
+    tiny = [run for run in result.runs if run.train_images == 1]
+    assert len(tiny) == 2
+    for run in tiny:
+        assert run.auc == {} and set(run.not_fitted) == {"a", "b"} and np.isnan(run.macro_auc)
+    mean, spread, classes = result.macro_auc(1 / 300)
+    assert np.isnan(mean) and np.isnan(spread) and classes == 0
+    assert result.macro_auc(1.0)[2] == 2

@@ -1,5 +1,7 @@
 """``cxralign evaluate`` end to end on the phantom catalog: tiny model directories of two
-recipes (two seeds of one), the random-init baseline and a small lung-mask folder."""
+recipes (two seeds of one), the random-init baseline, the phantom's ground truth (joined with
+the ingestion key) and a small lung-mask folder (which a 64-pixel model's 2×2 feature map is
+too coarse to segment: skipped with a note)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,16 @@ import json
 
 import pyarrow.compute as pc
 import pytest
-from eval_fixtures import write_mask_folder
+from eval_fixtures import DEID_KEY, write_mask_folder
 
 from cxralign.cli import main
 from cxralign.eval.report import METRICS_TABLE
+from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.quality.views import is_rate
+
+STABLE_KEYS = ("retrieval_i2t_r1_study", "retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings",
+               "retrieval_i2t_r10_study", "probe_auc_100", "probe_auc_10", "zero_shot_auc",
+               "grounding_top1")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -21,49 +29,72 @@ def evaluated(eval_catalog, eval_models, tmp_path_factory):
     masks = write_mask_folder(tmp_path_factory.mktemp("masks"), 12)
     args = ["evaluate", "--data", str(eval_catalog.root), "--out", str(out),
             "--random-init-seeds", "7", "--probe-seeds", "0", "1", "--probe-min-positives", "1",
-            "--retrieval-ks", "1", "5", "1000", "--segmentation-dir", str(masks),
+            "--retrieval-ks", "1", "10", "1000", "--segmentation-dir", str(masks),
             "--segmentation-epochs", "3"]
     for directory in eval_models:
         args += ["--model", str(directory)]
-    assert main(args) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV_VAR, DEID_KEY)
+        assert main(args) == 0
     return out
 
 
 def test_metrics_json_has_every_recipe_metric_and_seed(evaluated):
     metrics = json.loads((evaluated / "metrics.json").read_text())
-    assert list(metrics) == ["asg", "convirt", "random-init"]
-    assert metrics["asg"]["i2t_R@1"]["seeds"] == [0, 1]
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert metrics["asg"]["retrieval_i2t_r1_study"]["seeds"] == [0, 1]
     assert metrics["random-init"]["grounding_top1"]["seeds"] == [7]
-    expected = {"i2t_R@1", "i2t_R@5", "i2t_R@1000", "t2i_R@1", "t2i_R@1000", "grounding_top1",
-                "grounding_mean_rank", "grounding_chance_top1", "zero_shot_macro_auc",
-                "probe_auc@1%", "probe_auc@10%", "probe_auc@100%", "segmentation_dice",
-                "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L"}
-    for recipe, values in metrics.items():
+    expected = {*STABLE_KEYS, "retrieval_t2i_r1000_study", "retrieval_i2t_r1000_findings",
+                "grounding_mean_rank", "probe_auc_1", "probe_auc_100_parser",
+                "zero_shot_auc_parser", "BLEU-1", "BLEU-4", "ROUGE-L"}
+    chance, trivial = metrics["chance"], metrics["trivial"]
+    assert expected <= set(chance) == set(trivial)
+    for recipe in ("asg", "convirt", "random-init"):
+        values = metrics[recipe]
         assert expected <= set(values), recipe
-        for metric, entry in values.items():
+        for entry in values.values():
             assert set(entry) == {"mean", "std", "seeds", "values"}
             assert len(entry["values"]) == len(entry["seeds"]) and entry["std"] >= 0
         # every report is within the top 1000: a known answer whatever the model
-        assert values["i2t_R@1000"]["mean"] == 1.0 and values["t2i_R@1000"]["mean"] == 1.0
-        assert values["i2t_R@1"]["mean"] <= values["i2t_R@5"]["mean"] <= 1.0
+        for key in ("retrieval_i2t_r1000_study", "retrieval_t2i_r1000_findings"):
+            assert values[key]["mean"] == chance[key] == trivial[key]["value"] == 1.0
+        assert values["retrieval_i2t_r1_study"]["mean"] <= values["retrieval_i2t_r10_study"]["mean"]
         assert 1.0 <= values["grounding_mean_rank"]["mean"] <= 29.0
-        assert 0.0 <= values["segmentation_dice"]["mean"] <= 1.0
+        assert "segmentation_dice" not in values  # the 2×2 feature map is too coarse
+        # the quality suite range-checks every metric whose name reads as a rate
+        assert all(0.0 <= entry["mean"] <= 1.0 for metric, entry in values.items()
+                   if is_rate(metric) and entry["mean"] is not None)
+        assert values["probe_n_findings_100"]["mean"] >= 1
+    # a finding set is shared by more reports than a text: its chance is higher
+    assert chance["retrieval_i2t_r1_findings"] > chance["retrieval_i2t_r1_study"] > 0
+    assert chance["probe_auc_100"] == chance["zero_shot_auc"] == 0.5
+    assert 0 < chance["grounding_top1"] < 1
+    assert trivial["probe_auc_100"]["value"] == metrics["random-init"]["probe_auc_100"]["mean"]
     # an asg std over two seeds is a real spread; one seed has none
     assert metrics["convirt"]["grounding_top1"]["std"] == 0.0
 
 
 def test_summary_plots_details_and_catalog_table(evaluated, eval_catalog):
     summary = (evaluated / "summary.md").read_text()
-    assert "| recipe | seeds | i2t_R@1 |" in summary
-    assert "| asg | 2 |" in summary and "| random-init | 1 |" in summary
+    assert "| metric | chance | trivial baseline | asg | convirt | random-init |" in summary
+    assert "| model seeds | | | 0, 1 | 0 | 7 |" in summary
+    chance = json.loads((evaluated / "metrics.json").read_text())["chance"]
+    for metric in STABLE_KEYS:
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {metric} |"))
+        assert row.split(" | ")[1] == f"{chance[metric]:.3f}"  # chance beside the metric
+    assert "ground truth, parser" in summary and "how common their finding set is" in summary
     assert "asg" in summary.split("## Primary recipe")[1] and "segmentation: 12 images" in summary
+    assert "feature map is 2×2" in summary
     for name in ("metrics.png", "retrieval_examples.png"):
         assert (evaluated / name).read_bytes()[:8] == PNG_MAGIC
     details = json.loads((evaluated / "details.json").read_text())
     assert [(d["recipe"], d["seed"]) for d in details] == [
         ("asg", 0), ("asg", 1), ("convirt", 0), ("random-init", 7)]
     assert details[0]["retrieval_examples"][0]["retrieved"]
-    assert {r["fraction"] for r in details[0]["details"]["probe"]["runs"]} == {0.01, 0.1, 1.0}
+    probe = details[0]["details"]["probe"]
+    assert probe["labels"] == "ground truth"
+    assert {r["fraction"] for r in probe["runs"]} == {0.01, 0.1, 1.0}
+    assert details[0]["details"]["probe_parser"]["labels"] == "parser"
 
     table = eval_catalog.read_table(METRICS_TABLE)
     assert set(table.column_names) == {"recipe", "metric", "mean", "std", "n_seeds", "seeds"}

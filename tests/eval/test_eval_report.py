@@ -9,18 +9,19 @@ import math
 import pytest
 
 from cxralign.eval.evaluate import ModelEvaluation
-from cxralign.eval.report import metrics_table, summary_markdown, write_report
+from cxralign.eval.report import RANDOM_INIT_BASELINE, metrics_table, write_report
 from cxralign.eval.run import ModelSpec, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.verdict import compare
 
 
-def _outcome(values: dict[str, list[float]], metric: str = "grounding_top1") -> RunOutcome:
+def _outcome(values: dict[str, list[float]], metric: str = "grounding_top1",
+             chance: float = 0.25, trivial: float = 0.4) -> RunOutcome:
     outcome = RunOutcome()
     for label, per_seed in values.items():
         for seed, value in enumerate(per_seed):
-            outcome.evaluations.append(
-                (ModelSpec(label, seed), ModelEvaluation(metrics={metric: value})))
+            outcome.evaluations.append((ModelSpec(label, seed), ModelEvaluation(
+                metrics={metric: value}, chance={metric: chance}, trivial={metric: trivial})))
     return outcome
 
 
@@ -54,11 +55,37 @@ def test_outputs_on_constructed_outcome(tmp_path):
     outcome = _outcome({"asg": [0.6, 0.7], "convirt": [0.3, 0.2]})
     report = write_report(outcome, EvaluationSettings(), tmp_path)
     metrics = json.loads(report.metrics_path.read_text())
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
     assert metrics["asg"]["grounding_top1"]["mean"] == pytest.approx(0.65)
-    assert "| asg | 2 | 0.650 ± 0.071 |" in report.summary_path.read_text()
+    assert metrics["random-init"] == {}  # always listed, here not evaluated
+    assert metrics["chance"] == {"grounding_top1": 0.25}
+    assert metrics["trivial"]["grounding_top1"]["value"] == 0.4
+    assert "region is named" in metrics["trivial"]["grounding_top1"]["method"]
+    summary = report.summary_path.read_text()
+    assert "| metric | chance | trivial baseline | asg | convirt | random-init |" in summary
+    assert ("| grounding_top1 | 0.250 | 0.400 | 0.650 ± 0.071 (2.6× chance) | "
+            "0.250 ± 0.071 (1.0× chance) | not evaluated |") in summary
+    assert "| model seeds | | | 0, 1 | 0, 1 | none |" in summary
     assert [p.name for p in report.plots] == ["metrics.png"]  # no retrieval examples given
     rows = metrics_table(report.summary).to_pylist()
     assert rows[0] == {"recipe": "asg", "metric": "grounding_top1", "mean": pytest.approx(0.65),
                        "std": pytest.approx(0.0707, abs=1e-4), "n_seeds": 2, "seeds": [0, 1]}
-    assert "beats convirt on grounding_top1" in summary_markdown(report.summary,
-                                                                 report.comparisons, [])
+    assert "beats convirt on grounding_top1" in report.markdown
+
+
+def test_auc_baseline_is_the_random_init_row_and_findings_are_counted(tmp_path):
+    outcome = _outcome({"asg": [0.8, 0.9], "random-init": [0.55]}, "probe_auc_100", 0.5, 0.0)
+    for _, evaluation in outcome.evaluations:
+        evaluation.metrics["probe_n_findings_100"] = 7.0
+    report = write_report(outcome, EvaluationSettings(), tmp_path)
+    metrics = json.loads(report.metrics_path.read_text())
+    assert metrics["trivial"]["probe_auc_100"] == {
+        "value": pytest.approx(0.55), "method": RANDOM_INIT_BASELINE}
+    assert ("| probe_auc_100 | 0.500 | 0.550 | 0.850 ± 0.071 [7 findings] | not evaluated | "
+            "0.550 ± 0.000 [7 findings] |") in report.markdown
+
+
+def test_chance_references_average_over_models():
+    outcome = _outcome({"asg": [0.6], "convirt": [0.3]})
+    assert outcome.reference("chance") == {"grounding_top1": 0.25}
+    assert outcome.reference("trivial") == {"grounding_top1": 0.4}

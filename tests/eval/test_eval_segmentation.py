@@ -12,9 +12,11 @@ from eval_fixtures import write_mask_folder
 
 from cxralign.eval.segmentation import (
     dice,
+    grid_too_coarse,
     load_lung_masks,
     patient_split,
     segmentation_metrics,
+    segmentation_references,
 )
 
 SIZE = 32
@@ -81,3 +83,18 @@ def test_real_lung_masks_load(shared_data, tmp_path):
     # lungs cover a sizeable, not total, share of a staged chest radiograph
     assert 0.1 < masks.masks.mean() < 0.6
     assert not set(masks.groups) & set(names)  # patients from metadata.csv, not file names
+
+
+def test_dice_needs_a_feature_map_of_at_least_the_minimum_grid():
+    assert "2×2" in grid_too_coarse(torch.zeros(1, 8, 2, 2), 7)
+    assert grid_too_coarse(torch.zeros(1, 8, 7, 9), 7) == ""
+
+
+def test_segmentation_chance_and_majority_mask_baseline():
+    masks = np.zeros((20, SIZE, SIZE), bool)
+    masks[:, 8:24, 4:14] = True  # every image: the same "lung", 160 of 1024 pixels
+    groups = tuple(str(i) for i in range(20))
+    chance, trivial = segmentation_references(masks, groups, test_fraction=0.25, seed=0)
+    share = 160 / SIZE**2
+    assert chance["segmentation_dice"] == pytest.approx(share)  # 2pq/(p+q) with p = q
+    assert trivial["segmentation_dice"] == pytest.approx(1.0)  # the majority mask is exact
