@@ -12,7 +12,7 @@ confirm (``confirm``), so the confirming half never influences the model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +134,8 @@ def fit_on_directory(directory: Path, split: str = "dev", strength: float = 1.0,
     sentences, triplets = parse(reports, RuleParser())
     found = candidates(sentences, triplets)
     calibrator, cv = fit(reports, positive_regions(triplets), found, strength=strength, folds=folds)
+    calibrator = replace(calibrator, provenance={**calibrator.provenance, "split": split,
+                                                 "source": Path(directory).name})
     return calibrator, summary(calibrator, cv)
 
 

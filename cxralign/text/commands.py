@@ -1,6 +1,7 @@
 """The text subcommands of the ``cxralign`` console script: ``triplets``, ``sections``,
-``evaluate-text``, ``fit-text-calibrator``. :func:`register` adds them to the script's sub-parsers; each handler calls
-the same library functions the Dagster assets call and returns an exit status.
+``evaluate-text``, ``fit-text-calibrator``. :func:`register` adds them to the script's
+sub-parsers; each handler calls the same library functions the Dagster assets call and returns
+an exit status.
 
 ``sections`` and ``triplets`` work on report files (``INPUT --out FILE``) or, with ``--data
 DATA --partition P``, on one partition of the catalog exactly like the assets (``dvc.yaml``
@@ -216,7 +217,8 @@ def _input_arguments(command: argparse.ArgumentParser, writes: str) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``triplets``, ``sections``, ``evaluate-text`` and ``fit-text-calibrator`` to the ``cxralign`` sub-parsers."""
+    """Add ``triplets``, ``sections``, ``evaluate-text`` and ``fit-text-calibrator`` to the
+    ``cxralign`` sub-parsers."""
     inputs = (
         "INPUT is a directory of OpenI XML files, a directory tree of MIMIC-CXR .txt reports, or "
         "a CSV with study_id,text columns."
@@ -259,7 +261,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     help="triplet backend (default rules)")
     ev.add_argument("--calibrator", default=str(DEFAULT_CALIBRATOR), metavar="JSON",
                     help="also score the findings this calibrated second stage indexes "
-                    f"(default {DEFAULT_CALIBRATOR.name}, shipped; '' for none)")
+                    f"(default: the shipped {DEFAULT_CALIBRATOR.name}; '' for none)")
     ev.set_defaults(handler=_evaluate)
 
     fit = commands.add_parser(
