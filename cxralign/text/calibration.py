@@ -11,9 +11,11 @@ consumers of sentence triplets are unaffected.
 
 The model is a logistic regression (L2) over a handful of readable features of the finding's
 positive triplets in that report (:data:`FEATURES`; the finding's one-hot and its hedged
-interaction make it per-class aware). The fitted coefficients, the threshold and the feature names
-ship as JSON (``lexicon_data/calibration.json``), so the model can be read and refitted
-(``cxralign fit-text-calibrator``) without pickles.
+interaction make it per-class aware). ``cxralign fit-text-calibrator`` fits it and writes the
+coefficients, the threshold and the feature names as JSON (no pickles), which ``evaluate-text
+--calibrator`` reads. No fitted model ships: on the IU dev half its report-disjoint
+cross-validation found no threshold that beats the rules on the target metric while keeping
+class recall (benchmarks/RESULTS-text.md), so it stays a tool to refit on one's own labels.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import pyarrow as pa
 
 from cxralign.vocabulary import FINDINGS
 
-DEFAULT_PATH: Final = Path(__file__).parent / "lexicon_data" / "calibration.json"
 POSITIVE: Final = frozenset({"present", "uncertain"})
 
 # Hedges that lean towards the finding, and hedges that offer it as one of several possibilities.
@@ -162,7 +163,7 @@ class Calibrator:
         ) + "\n"
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PATH) -> Calibrator:
+    def load(cls, path: Path) -> Calibrator:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(tuple(data["features"]), tuple(data["coefficients"]), data["intercept"],
                    data["threshold"], data.get("provenance", {}))

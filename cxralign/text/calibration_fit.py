@@ -150,6 +150,9 @@ def summary(calibrator: Calibrator, cv: CrossValidation) -> str:
         p, r, f = scores.micro(frequent)
         lines.append(f"| {name} | {p:.3f} | {r:.3f} | {f:.3f} | {scores.macro(frequent)[2]:.3f} "
                      f"| {scores.normal_share:.3f} |")
+    if calibrator.threshold == 0.0:
+        lines += ["", "No threshold beat the rules in cross-validation while keeping class recall: "
+                  "this model indexes every rule-positive (it does not generalise here)."]
     lines += ["", f"intercept {calibrator.intercept:+.3f}; coefficients (non-zero features):"]
     weights = sorted(zip(calibrator.features, calibrator.coefficients, strict=True),
                      key=lambda item: -abs(item[1]))

@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.io.catalog import DEFAULT_PARTITION
-from cxralign.text.calibration import DEFAULT_PATH as DEFAULT_CALIBRATOR
 from cxralign.text.settings import TextLimits, TextSettings
 
 if TYPE_CHECKING:
@@ -189,7 +188,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if directory is None:
         return 2
     parser = load_parser(args.backend)
-    calibrator = Calibrator.load(Path(args.calibrator)) if args.calibrator else None
+    calibrator = None if args.calibrator is None else Calibrator.load(args.calibrator)
     results = evaluate_mappings(directory, parser, calibrator)
     markdown = mappings_to_markdown(results, parser.backend_name)
     print(markdown, end="")
@@ -259,9 +258,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     ev.add_argument("--backend", choices=("auto", "rules", "stanza"), default="rules",
                     help="triplet backend (default rules)")
-    ev.add_argument("--calibrator", default=str(DEFAULT_CALIBRATOR), metavar="JSON",
-                    help="also score the findings this calibrated second stage indexes "
-                    f"(default: the shipped {DEFAULT_CALIBRATOR.name}; '' for none)")
+    ev.add_argument("--calibrator", type=Path, default=None, metavar="JSON",
+                    help="also score the findings a calibrated second stage indexes (a model "
+                    "written by fit-text-calibrator)")
     ev.set_defaults(handler=_evaluate)
 
     fit = commands.add_parser(

@@ -42,7 +42,8 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   An effusion the sentence names itself ("could be due to effusion or scarring") is kept.
 * A fracture said of a device is the device's, not a bone's: "fractured"/"broken" in a clause
   that names a device ("The lateral screw is fractured", "fractured sternal wire") or "fracture
-  of the <device>", while the clause names no bone (rib, clavicle, spine, shoulder...).
+  of the <device>", while the clause names no bone (rib, clavicle, spine, shoulder...) other
+  than as the device's modifier ("the screw of the clavicular fixation is fractured").
 * Hilar vessels are the hila: "prominent/enlarged" said of a group that names the hila ("hilar
   vessels", "prominence of the left hilum which may represent ... vasculature") is no edema;
   only a stated edema/congestion phrase is. A normal/clear attribute still negates edema.
@@ -369,10 +370,17 @@ def _device_fracture(text: str, mentions: Sequence[Mention], clauses: Sequence[i
     """True when a fracture mention says a device broke, not a bone (see the module docstring)."""
     mention, clause = mentions[index], clauses[index]
     in_clause = [m for m, c in zip(mentions, clauses, strict=True) if c == clause]
-    if any(m.entry.kind == ANATOMY and m.entry.value.kind in _BONES for m in in_clause):
-        return False
     devices = [m for m in in_clause
                if m.entry.kind == FINDING and "support device" in m.entry.value]
+    device_starts = {m.start for m in devices}
+    for position, other in enumerate(in_clause):
+        if other.entry.kind != ANATOMY or other.entry.value.kind not in _BONES:
+            continue
+        following = in_clause[position + 1] if position + 1 < len(in_clause) else None
+        modifies_device = (following is not None and following.start in device_starts
+                           and not text[other.end : following.start].strip())
+        if not modifies_device:  # "clavicular fixation" names the device, not a broken bone
+            return False
     if _BROKEN.search(text, mention.start, mention.end):
         return bool(devices)
     return any(m.start >= mention.end and _OF_DEVICE.match(text[mention.end : m.start])

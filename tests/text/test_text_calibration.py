@@ -70,14 +70,3 @@ def test_fit_cross_validates_without_losing_recall_and_round_trips(iu_subset, tm
     for candidate in found[:50]:
         assert again.probability(candidate) == pytest.approx(calibrator.probability(candidate),
                                                              abs=1e-5)
-
-
-def test_the_shipped_calibrator_reads_the_current_features():
-    shipped = Calibrator.load()
-    assert shipped.features == FEATURES and len(shipped.coefficients) == len(FEATURES)
-    assert 0.0 <= shipped.threshold < 1.0
-    sentences = _sentences([("a", 0, "findings", "Heart size is enlarged."),
-                            ("a", 1, "findings", "Possible hiatal hernia.")])
-    found = candidates(sentences, triplets_table(sentences, RuleParser()))
-    indexed = shipped.indexed(found)
-    assert indexed["a"] <= {c.finding for c in found} and "cardiomegaly" in indexed["a"]

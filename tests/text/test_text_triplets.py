@@ -260,7 +260,8 @@ def test_a_broken_device_is_no_bone_fracture(parser):
     # constructed sentences: a device is the subject or object of the fracture
     for sentence in ("The lowest sternal wire is fractured.", "Fractured pacemaker lead.",
                      "There is a fracture of the most inferior sternotomy wire.",
-                     "The lateral fixation screw appears broken."):
+                     "The lateral fixation screw appears broken.",
+                     "The upper screw of the clavicular fixation plate is fractured."):
         found = existence(parser, sentence)
         assert "fracture" not in found, sentence
         assert found["support device"] == {"present"}, sentence
