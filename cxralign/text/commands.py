@@ -1,6 +1,7 @@
-"""The text subcommands of the ``cxralign`` console script: ``triplets``, ``sections`` and
-``evaluate-text``. :func:`register` adds them to the script's sub-parsers; each handler calls
-the same library functions the Dagster assets call and returns an exit status.
+"""The text subcommands of the ``cxralign`` console script: ``triplets``, ``sections``,
+``evaluate-text``, ``fit-text-calibrator``. :func:`register` adds them to the script's
+sub-parsers; each handler calls the same library functions the Dagster assets call and returns
+an exit status.
 
 ``sections`` and ``triplets`` work on report files (``INPUT --out FILE``) or, with ``--data
 DATA --partition P``, on one partition of the catalog exactly like the assets (``dvc.yaml``
@@ -156,17 +157,40 @@ def _find_iu_dir(given: Path | None) -> Path | None:
     return None
 
 
+def _iu_dir_or_complain(given: Path | None) -> Path | None:
+    directory = _find_iu_dir(given)
+    if directory is None:
+        print(f"error: no OpenI report directory (looked for {given or DEFAULT_IU_DIR})",
+              file=sys.stderr)
+    return directory
+
+
+def _fit_calibrator(args: argparse.Namespace) -> int:
+    from cxralign.text.calibration_fit import fit_on_directory
+
+    directory = _iu_dir_or_complain(args.iu_dir)
+    if directory is None:
+        return 2
+    calibrator, summary = fit_on_directory(directory, args.split, args.l2_c, args.folds)
+    print(summary, end="")
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(calibrator.to_json(), encoding="utf-8")
+    print(f"-> {args.out}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    from cxralign.text.calibration import Calibrator
     from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
     from cxralign.text.pipeline import load_parser
 
-    directory = _find_iu_dir(args.iu_dir)
+    directory = _iu_dir_or_complain(args.iu_dir)
     if directory is None:
-        looked_for = args.iu_dir or DEFAULT_IU_DIR
-        print(f"error: no OpenI report directory (looked for {looked_for})", file=sys.stderr)
         return 2
     parser = load_parser(args.backend)
-    markdown = mappings_to_markdown(evaluate_mappings(directory, parser), parser.backend_name)
+    calibrator = None if args.calibrator is None else Calibrator.load(args.calibrator)
+    results = evaluate_mappings(directory, parser, calibrator)
+    markdown = mappings_to_markdown(results, parser.backend_name)
     print(markdown, end="")
     if args.out is not None:
         with atomic_path(args.out) as tmp:
@@ -192,7 +216,8 @@ def _input_arguments(command: argparse.ArgumentParser, writes: str) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``triplets``, ``sections`` and ``evaluate-text`` to the ``cxralign`` sub-parsers."""
+    """Add ``triplets``, ``sections``, ``evaluate-text`` and ``fit-text-calibrator`` to the
+    ``cxralign`` sub-parsers."""
     inputs = (
         "INPUT is a directory of OpenI XML files, a directory tree of MIMIC-CXR .txt reports, or "
         "a CSV with study_id,text columns."
@@ -233,4 +258,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     ev.add_argument("--backend", choices=("auto", "rules", "stanza"), default="rules",
                     help="triplet backend (default rules)")
+    ev.add_argument("--calibrator", type=Path, default=None, metavar="JSON",
+                    help="also score the findings a calibrated second stage indexes (a model "
+                    "written by fit-text-calibrator)")
     ev.set_defaults(handler=_evaluate)
+
+    fit = commands.add_parser(
+        "fit-text-calibrator",
+        help="refit the calibrated second stage on OpenI reports with MeSH terms",
+        description="Fit the logistic model that decides which rule-positive findings a MeSH "
+        "coder indexes (report-disjoint cross-validation picks its threshold), print its "
+        "cross-validated scores and coefficients, and write it as JSON for evaluate-text "
+        "--calibrator.",
+    )
+    fit.add_argument("iu_dir", nargs="?", type=Path, default=None, metavar="IU_DIR",
+                     help="directory of OpenI XML reports with MeSH terms")
+    fit.add_argument("--out", type=Path, required=True, help="calibrator JSON to write")
+    fit.add_argument("--split", choices=("dev", "all"), default="dev",
+                     help="fit on the dev half (default; confirm stays unseen) or all reports")
+    fit.add_argument("--l2-c", type=float, default=1.0, help="inverse L2 strength (sklearn C)")
+    fit.add_argument("--folds", type=int, default=5, help="report-disjoint CV folds")
+    fit.set_defaults(handler=_fit_calibrator)

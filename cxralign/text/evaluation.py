@@ -23,11 +23,11 @@ from typing import Final
 
 import pyarrow as pa
 
+from cxralign.text.calibration import POSITIVE, Calibrator, candidates
 from cxralign.text.mesh import BROAD, MAPPINGS, NORMAL, STRICT, MeshFinding, major_terms, read_term
 from cxralign.text.pipeline import TripletParser, sections_table, sentences_table, triplets_table
 from cxralign.vocabulary import FINDINGS
 
-POSITIVE: Final = frozenset({"present", "uncertain"})
 MIN_SUPPORT: Final = 20  # findings with fewer expected reports are shown but not averaged
 _ZONE_OF: Final = (
     ("lower lung zone", "lower"), ("costophrenic angle", "lower"), ("hemidiaphragm", "lower"),
@@ -124,8 +124,8 @@ def expected_findings(
     return found, unmapped
 
 
-def predict(reports: list[Report], parser: TripletParser) -> dict[str, dict[str, set[str]]]:
-    """study_id -> finding -> regions of its positive triplets (findings+impression text)."""
+def parse(reports: list[Report], parser: TripletParser) -> tuple[pa.Table, pa.Table]:
+    """The ``sentences`` and ``triplets`` tables of the reports' findings+impression text."""
     table = pa.table(
         {
             "study_id": [r.study_id for r in reports],
@@ -134,15 +134,36 @@ def predict(reports: list[Report], parser: TripletParser) -> dict[str, dict[str,
         }
     )
     sections, _rejected = sections_table(table)
-    triplets = triplets_table(sentences_table(sections), parser).to_pydict()
+    sentences = sentences_table(sections)
+    return sentences, triplets_table(sentences, parser)
+
+
+def positive_regions(triplets: pa.Table) -> dict[str, dict[str, set[str]]]:
+    """study_id -> finding -> regions of its positive (present or uncertain) triplets."""
+    columns = triplets.select(["study_id", "finding", "existence", "region"]).to_pydict()
     predicted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for study_id, finding, existence, region in zip(
-        triplets["study_id"], triplets["finding"], triplets["existence"], triplets["region"],
+        columns["study_id"], columns["finding"], columns["existence"], columns["region"],
         strict=True,
     ):
         if existence in POSITIVE:
             predicted[study_id][finding].add(region)
     return predicted
+
+
+def predict(reports: list[Report], parser: TripletParser) -> dict[str, dict[str, set[str]]]:
+    """study_id -> finding -> regions of its positive triplets (findings+impression text)."""
+    return positive_regions(parse(reports, parser)[1])
+
+
+def keep_indexed(
+    predicted: dict[str, dict[str, set[str]]], indexed: dict[str, set[str]]
+) -> dict[str, dict[str, set[str]]]:
+    """The predictions restricted to the (report, finding) pairs a calibrator indexes."""
+    return {
+        study_id: {f: regions for f, regions in found.items() if f in indexed.get(study_id, ())}
+        for study_id, found in predicted.items()
+    }
 
 
 def _sides(regions: set[str]) -> frozenset[str]:
@@ -211,11 +232,23 @@ def evaluate(directory: Path, parser: TripletParser, mapping: str = BROAD) -> di
     return split_scores(reports, predict(reports, parser), mapping)
 
 
-def evaluate_mappings(directory: Path, parser: TripletParser) -> dict[str, dict[str, Scores]]:
-    """Scores per half under each MeSH mapping (``broad``, ``strict``), from one parse."""
+CALIBRATED: Final = "+calibrator"
+
+
+def evaluate_mappings(
+    directory: Path, parser: TripletParser, calibrator: Calibrator | None = None
+) -> dict[str, dict[str, Scores]]:
+    """Scores per half under each MeSH mapping (``broad``, ``strict``), from one parse; with a
+    ``calibrator`` also of the findings it indexes (keys ``strict+calibrator``, ...)."""
     reports = load_reports(directory)
-    predicted = predict(reports, parser)
-    return {mapping: split_scores(reports, predicted, mapping) for mapping in MAPPINGS}
+    sentences, triplets = parse(reports, parser)
+    predicted = positive_regions(triplets)
+    results = {mapping: split_scores(reports, predicted, mapping) for mapping in MAPPINGS}
+    if calibrator is not None:
+        kept = keep_indexed(predicted, calibrator.indexed(candidates(sentences, triplets)))
+        for mapping in MAPPINGS:
+            results[mapping + CALIBRATED] = split_scores(reports, kept, mapping)
+    return results
 
 
 def frequent_findings(scores: Scores, min_support: int = MIN_SUPPORT) -> list[str]:
@@ -259,10 +292,18 @@ def to_markdown(results: dict[str, Scores], parser_name: str, mapping: str = BRO
 
 
 def mappings_to_markdown(results: dict[str, dict[str, Scores]], parser_name: str) -> str:
-    """Both readings, strict first (the one the targets use), each under its own heading."""
+    """Each reading, strict first (the one the targets use), each under its own heading; the
+    calibrated rows, when present, after the plain ones."""
     titles = {STRICT: "Strict MeSH mapping (targets)", BROAD: "Broad MeSH mapping"}
-    parts = [
-        f"### {titles[mapping]}\n\n{to_markdown(results[mapping], parser_name, mapping)}"
-        for mapping in (STRICT, BROAD)
-    ]
+    parts = []
+    for suffix in ("", CALIBRATED):
+        for mapping in (STRICT, BROAD):
+            if mapping + suffix not in results:
+                continue
+            title = titles[mapping] + (
+                ", rules + calibrated second stage (report-level `indexed` findings; in-sample on "
+                "the half it was fitted on)" if suffix else ""
+            )
+            body = to_markdown(results[mapping + suffix], parser_name, mapping)
+            parts.append(f"### {title}\n\n{body}")
     return "\n".join(parts)

@@ -290,7 +290,7 @@ _FIXED: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
         "pulmonary vasculature", "vasculature", "pulmonary vascularity", "vascularity",
         "pulmonary vessels", "vessels", "vascular markings", "pulmonary vascular", "vascular",
         "pulmonary vascular markings", "central vascular", "central pulmonary vasculature",
-        "hilar vessels", "central vascular markings", "central pulmonary vascular markings",
+        "central vascular markings", "central pulmonary vascular markings",
     )),
     ("markings", BOTH_LUNGS, (
         "markings", "lung markings", "bronchovascular markings", "pulmonary markings",

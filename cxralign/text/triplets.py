@@ -40,6 +40,15 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   pleural scar", "blunted ... which could be due to effusion or scarring") or its clause calls
   it chronic or old ("Chronic blunting of the costophrenic angle"), the sign yields no effusion.
   An effusion the sentence names itself ("could be due to effusion or scarring") is kept.
+* A fracture said of a device is the device's, not a bone's: "fractured"/"broken" in a clause
+  that names a device ("The lateral screw is fractured", "fractured sternal wire") or "fracture
+  of the <device>", while the clause names no bone (rib, clavicle, spine, shoulder...) other
+  than as the device's modifier ("the screw of the clavicular fixation is fractured").
+* Hilar vessels are the hila: "prominent/enlarged" said of a group that names the hila ("hilar
+  vessels", "prominence of the left hilum which may represent ... vasculature") is no edema;
+  only a stated edema/congestion phrase is. A normal/clear attribute still negates edema.
+* The IU de-identification mask ``XXXX`` reads as a gap when phrases are matched, so a cue it
+  splits is one cue ("the nodule was not XXXX seen": absent).
 """
 
 from __future__ import annotations
@@ -83,6 +92,13 @@ _JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
 _SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str]]]] = {
     "pleural effusion": (re.compile(r"blunt", re.I), frozenset({"scarring", "pleural thickening"})),
 }
+# The IU de-identification mask (it replaced words, often of a cue: "not XXXX seen").
+_MASK: Final = re.compile(r"\bX{3,}\b")
+# A fracture said of a device: "the screw is fractured", "fractured sternal wire", "fracture of
+# the lead". Only with no bone named in the clause ("rib fracture near the lead" is a bone's).
+_BROKEN: Final = re.compile(r"(?:fractured|broken)$", re.I)
+_OF_DEVICE: Final = re.compile(r"^\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[a-z]+\s+){0,2}$", re.I)
+_BONES: Final = frozenset({"rib", "clavicle", "spine", "extrathoracic"})
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
 # Text allowed between two anatomy mentions of one group ("heart and mediastinum"; a range,
@@ -349,6 +365,33 @@ def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[in
     return _CHRONIC.search(text, max(before, default=0), mention.start) is not None
 
 
+def _device_fracture(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                     index: int) -> bool:
+    """True when a fracture mention says a device broke, not a bone (see the module docstring)."""
+    mention, clause = mentions[index], clauses[index]
+    in_clause = [m for m, c in zip(mentions, clauses, strict=True) if c == clause]
+    devices = [m for m in in_clause
+               if m.entry.kind == FINDING and "support device" in m.entry.value]
+    device_starts = {m.start for m in devices}
+    for position, other in enumerate(in_clause):
+        if other.entry.kind != ANATOMY or other.entry.value.kind not in _BONES:
+            continue
+        following = in_clause[position + 1] if position + 1 < len(in_clause) else None
+        modifies_device = (following is not None and following.start in device_starts
+                           and not text[other.end : following.start].strip())
+        if not modifies_device:  # "clavicular fixation" names the device, not a broken bone
+            return False
+    if _BROKEN.search(text, mention.start, mention.end):
+        return bool(devices)
+    return any(m.start >= mention.end and _OF_DEVICE.match(text[mention.end : m.start])
+               for m in devices)
+
+
+def _hilar(group: _Group) -> bool:
+    """True for a group that names the hila ("hilar vessels", "left hilum")."""
+    return any(m.entry.value.kind == "hilum" for m in group.members)
+
+
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
     mentions = [m for m in mentions if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
@@ -375,7 +418,9 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:
                 if (_absorbed(text, mentions, clauses, index, finding)
-                        or _explained_sign(text, mentions, clauses, index, finding, certainty)):
+                        or _explained_sign(text, mentions, clauses, index, finding, certainty)
+                        or (finding == "fracture"
+                            and _device_fracture(text, mentions, clauses, index))):
                     continue
                 spec = FINDING_SPECS[finding]
                 # "Left basilar opacity, no effusion": a negation says nothing about other clauses
@@ -389,6 +434,10 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
             group = _nearest(text, mention, clause, groups, frozenset(table))
             if group is None:
                 continue
+            own = _nearest(text, mention, clause, groups, None, own_clause=True)
+            if not says_absent and (_hilar(group) or (own is not None and _hilar(own))):
+                table = {kind: tuple(f for f in found if f != "edema")
+                         for kind, found in table.items()}
             if says_absent:
                 existence, cue = ABSENT, text[mention.start : mention.end]
             else:
@@ -418,12 +467,15 @@ class RuleParser:
         self._matcher = PhraseMatcher(phrase_table(), PUNCTUATION)
 
     def scan(self, sentence: str) -> list[Mention]:
-        """The lexicon mentions of a sentence (what :func:`resolve` reads)."""
+        """The lexicon mentions of a sentence (what :func:`resolve` reads); a de-identification
+        mask reads as a gap, so a cue it splits ("not XXXX seen") is still one cue."""
+        if _MASK.search(sentence):
+            sentence = _MASK.sub(lambda m: " " * len(m.group()), sentence)
         return self._matcher.scan(sentence)
 
     def parse(self, sentence: str) -> list[Triplet]:
         """The triplets of one sentence."""
-        return resolve(sentence, self._matcher.scan(sentence))
+        return resolve(sentence, self.scan(sentence))
 
     def parse_many(self, sentences: Sequence[str]) -> list[list[Triplet]]:
         """The triplets of each sentence (the interface every backend offers)."""

@@ -18,7 +18,7 @@ def run(argv: list[str]) -> int:
     return args.handler(args)
 
 
-@pytest.mark.parametrize("command", ["triplets", "sections", "evaluate-text"])
+@pytest.mark.parametrize("command", ["triplets", "sections", "evaluate-text", "fit-text-calibrator"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exited:
         run([command, "--help"])
@@ -95,3 +95,13 @@ def test_file_mode_names_each_rejected_report(shared_data, tmp_path, capsys):
     rejected = pq.read_table(tmp_path / "sections.rejected.parquet").to_pylist()
     assert [(r["source_path_hash"], r["reason"]) for r in rejected] == [
         ("row 2", "study_id_missing"), ("row 3", "study_id_duplicate")]
+
+
+def test_fit_text_calibrator_writes_a_model_evaluate_text_reads(iu_subset, tmp_path, capsys):
+    reports, model = iu_subset(300), tmp_path / "calibration.json"
+    assert run(["fit-text-calibrator", str(reports), "--split", "all", "--folds", "3",
+                "--out", str(model)]) == 0
+    summary = capsys.readouterr().out
+    assert "| rules + calibrator |" in summary and "present" in summary
+    assert run(["evaluate-text", str(reports), "--calibrator", str(model)]) == 0
+    assert "calibrated second stage" in capsys.readouterr().out

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 from cxralign.text.commands import DEFAULT_IU_DIR
+from cxralign.text.calibration import FEATURES, Calibrator
 from cxralign.text.evaluation import (
+    CALIBRATED,
     evaluate,
     evaluate_mappings,
     frequent_findings,
@@ -46,17 +46,8 @@ def test_halves_are_stable_and_balanced():
     assert dev == [i for i in ids if half(i) == "dev"]
 
 
-def _subset(shared_data, tmp_path, count: int):
-    """The first ``count`` IU reports, copied into a directory of their own."""
-    subset = tmp_path / "iu"
-    subset.mkdir()
-    for path in sorted((shared_data / "iu_xray_reports").glob("*.xml"))[:count]:
-        shutil.copy(path, subset / path.name)
-    return subset
-
-
-def test_rule_backend_on_real_reports_meets_a_floor(shared_data, tmp_path):
-    results = evaluate(_subset(shared_data, tmp_path, 400), load_parser("rules"))
+def test_rule_backend_on_real_reports_meets_a_floor(iu_subset):
+    results = evaluate(iu_subset(400), load_parser("rules"))
     scores = results["all"]
     assert scores.reports == 400
     common = frequent_findings(scores, min_support=10)
@@ -90,11 +81,24 @@ def test_strict_mapping_counts_only_terms_that_name_the_finding():
     assert strict("Atherosclerosis/aorta") == findings("Atherosclerosis/aorta") == {"calcification"}
 
 
-def test_evaluation_reports_both_mappings(shared_data, tmp_path):
-    results = evaluate_mappings(_subset(shared_data, tmp_path, 150), load_parser("rules"))
+def test_evaluation_reports_both_mappings(iu_subset):
+    results = evaluate_mappings(iu_subset(150), load_parser("rules"))
     broad, strict = results[BROAD]["all"], results[STRICT]["all"]
     # the same predictions: strict removes expected findings, so it has more FP and no more TP
     assert sum(strict.tp.values()) <= sum(broad.tp.values())
     assert sum(strict.fp.values()) > sum(broad.fp.values())
     markdown = mappings_to_markdown(results, "rules")
     assert markdown.index("`strict`") < markdown.index("`broad`")
+
+
+def test_evaluation_scores_the_calibrated_findings_beside_the_rules(iu_subset):
+    # a hand-set model that indexes only findings with a present mention
+    weights = tuple(6.0 if name == "present" else 0.0 for name in FEATURES)
+    only_present = Calibrator(FEATURES, weights, -3.0, 0.5, {})
+    results = evaluate_mappings(iu_subset(150), load_parser("rules"), only_present)
+    plain, calibrated = results[STRICT]["all"], results[STRICT + CALIBRATED]["all"]
+    # the calibrator only drops rule-positives: never a new TP or FP
+    assert sum(calibrated.tp.values()) <= sum(plain.tp.values())
+    assert sum(calibrated.fp.values()) < sum(plain.fp.values())  # hedged-only FPs are gone
+    markdown = mappings_to_markdown(results, "rules")
+    assert markdown.index("Broad MeSH mapping\n") < markdown.index("calibrated second stage")

@@ -254,3 +254,36 @@ def test_an_interstitial_opacity_is_an_opacity_not_interstitial_markings(parser)
 def test_a_negated_cause_does_not_explain_the_blunting(parser):
     assert existence(parser, "Blunting of the left costophrenic XXXX, no scarring.")[
         "pleural effusion"] == {"present"}
+
+
+def test_a_broken_device_is_no_bone_fracture(parser):
+    # constructed sentences: a device is the subject or object of the fracture
+    for sentence in ("The lowest sternal wire is fractured.", "Fractured pacemaker lead.",
+                     "There is a fracture of the most inferior sternotomy wire.",
+                     "The lateral fixation screw appears broken.",
+                     "The upper screw of the clavicular fixation plate is fractured."):
+        found = existence(parser, sentence)
+        assert "fracture" not in found, sentence
+        assert found["support device"] == {"present"}, sentence
+    # a bone named in the clause, or a noun "fracture" beside a device, stays a bone fracture
+    assert existence(parser, "Fractured left rib near the pacemaker lead.")["fracture"] == {"present"}
+    assert existence(parser, "Healed fracture with plate and screws.")["fracture"] == {"present"}
+    assert existence(parser, "Old healed fracture.")["fracture"] == {"present"}
+
+
+def test_the_deidentification_mask_does_not_split_a_negation(parser):
+    assert existence(parser, "The previously noted nodule is not XXXX seen.") == {
+        "nodule": {"absent"}}
+    assert existence(parser, "A pneumothorax is not XXXX identified.") == {"pneumothorax": {"absent"}}
+    triplet, = parser.parse("The small effusion is not XXXX seen.")
+    assert triplet.cue == "not XXXX seen"  # evidence and cue keep the stored text
+
+
+def test_prominent_hilar_vessels_are_no_edema_unless_stated(parser):
+    for sentence in ("Prominent hilar vessels bilaterally.",
+                     "Mild prominence of the right hilum which could be vascular.",
+                     "Enlarged right hilar vasculature."):
+        assert "edema" not in existence(parser, sentence), sentence
+    assert existence(parser, "Prominent pulmonary vasculature.")["edema"] == {"present"}
+    assert existence(parser, "Hilar vascular congestion.")["edema"] == {"present"}
+    assert existence(parser, "Normal hilar vessels.")["edema"] == {"absent"}

@@ -1,0 +1,169 @@
+"""The calibrated second stage: which rule-positive findings a human MeSH coder would index.
+
+The rules say what a sentence states (``present``, ``uncertain``); OpenI's MeSH coders index only
+part of that: few hedged alternatives ("may represent atelectasis or infiltrate"), few findings
+the impression dismisses. This stage learns that convention from labelled reports. It never
+changes the ``triplets`` table - a hedged mention stays ``uncertain``, a stated one ``present``,
+because that is what the text says - but adds a separate report-level decision, *indexed*: for
+each (report, finding) the rules call positive, whether the finding belongs in the report's
+finding labels. Consumers that want report labels (``evaluate-text``'s calibrated rows) use it;
+consumers of sentence triplets are unaffected.
+
+The model is a logistic regression (L2) over a handful of readable features of the finding's
+positive triplets in that report (:data:`FEATURES`; the finding's one-hot and its hedged
+interaction make it per-class aware). ``cxralign fit-text-calibrator`` fits it and writes the
+coefficients, the threshold and the feature names as JSON (no pickles), which ``evaluate-text
+--calibrator`` reads. No fitted model ships: on the IU dev half its report-disjoint
+cross-validation found no threshold that beats the rules on the target metric while keeping
+class recall (benchmarks/RESULTS-text.md), so it stays a tool to refit on one's own labels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+
+from cxralign.vocabulary import FINDINGS
+
+POSITIVE: Final = frozenset({"present", "uncertain"})
+
+# Hedges that lean towards the finding, and hedges that offer it as one of several possibilities.
+_LEANING: Final = re.compile(
+    r"\b(?:likely|probabl[ey]|presum\w*|consistent|compatible|suggest\w*|favou?r\w*|most)\b", re.I)
+_ALTERNATIVE: Final = re.compile(r"\b(?:or|versus|vs|differential|consideration\w*)\b", re.I)
+_CHRONIC: Final = re.compile(
+    r"\b(?:chronic|old|healed|stable|unchanged|remote|prior|previous|longstanding|again)\b", re.I)
+_SLIGHT: Final = re.compile(r"\b(?:minimal|mild|slight|subtle|trace|tiny|small|minor)\b", re.I)
+
+_BASE: Final = (
+    "present", "hedge_leaning", "alternatives", "chronic", "slight", "mentions", "in_impression",
+    "in_findings", "impression_negative", "report_sentences",
+)
+FEATURES: Final[tuple[str, ...]] = (
+    _BASE + tuple(f"is:{f}" for f in FINDINGS) + tuple(f"hedged:{f}" for f in FINDINGS)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One rule-positive (report, finding) and its feature values (by :data:`FEATURES` name)."""
+
+    study_id: str
+    finding: str
+    features: Mapping[str, float]
+
+    def vector(self, names: Sequence[str] = FEATURES) -> list[float]:
+        return [float(self.features.get(name, 0.0)) for name in names]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    existence: str
+    section: str
+    sentence: str
+    cue: str | None
+
+
+def candidates(sentences: pa.Table, triplets: pa.Table) -> list[Candidate]:
+    """The rule-positive (report, finding) pairs of a parse, with their features."""
+    sent = sentences.select(["study_id", "sentence_index", "section", "text"]).to_pydict()
+    where = {
+        (s, i): (sec, text)
+        for s, i, sec, text in zip(sent["study_id"], sent["sentence_index"], sent["section"],
+                                   sent["text"], strict=True)
+    }
+    n_sentences: dict[str, int] = defaultdict(int)
+    for study_id in sent["study_id"]:
+        n_sentences[study_id] += 1
+    trip = triplets.select(["study_id", "sentence_index", "finding", "existence", "cue"]).to_pydict()
+    mentions: dict[tuple[str, str], dict[int, _Mention]] = defaultdict(dict)
+    impression_positive: set[str] = set()
+    for study_id, index, finding, existence, cue in zip(
+        trip["study_id"], trip["sentence_index"], trip["finding"], trip["existence"], trip["cue"],
+        strict=True,
+    ):
+        if existence not in POSITIVE:
+            continue
+        section, text = where[(study_id, index)]
+        impression_positive.update([study_id] if section == "impression" else [])
+        known = mentions[(study_id, finding)].get(index)
+        if known is None or known.existence != "present":  # present outranks uncertain
+            mentions[(study_id, finding)][index] = _Mention(existence, section, text, cue)
+    has_impression = {s for s, _i in where if where[(s, _i)][0] == "impression"}
+    out = []
+    for (study_id, finding), by_sentence in mentions.items():
+        out.append(Candidate(study_id, finding, _features(
+            finding, list(by_sentence.values()), n_sentences[study_id],
+            study_id in has_impression and study_id not in impression_positive,
+        )))
+    return out
+
+
+def _features(finding: str, mentions: list[_Mention], sentence_count: int,
+              impression_negative: bool) -> dict[str, float]:
+    present = any(m.existence == "present" for m in mentions)
+    hedged = [m for m in mentions if m.existence == "uncertain"]
+    values = {
+        "present": float(present),
+        "hedge_leaning": float(not present and any(_LEANING.search(m.cue or "") for m in hedged)),
+        "alternatives": float(all(_ALTERNATIVE.search(m.sentence) for m in mentions)),
+        "chronic": float(all(_CHRONIC.search(m.sentence) for m in mentions)),
+        "slight": float(all(_SLIGHT.search(m.sentence) for m in mentions)),
+        "mentions": math.log1p(len(mentions)),
+        "in_impression": float(any(m.section == "impression" for m in mentions)),
+        "in_findings": float(any(m.section == "findings" for m in mentions)),
+        "impression_negative": float(impression_negative),
+        "report_sentences": math.log1p(sentence_count),
+        f"is:{finding}": 1.0,
+    }
+    if not present:
+        values[f"hedged:{finding}"] = 1.0
+    return values
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted logistic model: ``P(indexed) = sigmoid(intercept + coefficients . features)``;
+    a rule-positive is indexed when that probability reaches ``threshold``."""
+
+    features: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    threshold: float
+    provenance: Mapping[str, object]
+
+    def probability(self, candidate: Candidate) -> float:
+        z = self.intercept + sum(
+            w * x for w, x in zip(self.coefficients, candidate.vector(self.features), strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def indexed(self, found: Iterable[Candidate]) -> dict[str, set[str]]:
+        """study_id -> the findings a coder would index (rule-positives above the threshold)."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for candidate in found:
+            if self.probability(candidate) >= self.threshold:
+                out[candidate.study_id].add(candidate.finding)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"model": "logistic regression, L2", "features": list(self.features),
+             "coefficients": [round(c, 6) for c in self.coefficients],
+             "intercept": round(self.intercept, 6), "threshold": round(self.threshold, 4),
+             "provenance": dict(self.provenance)},
+            indent=1,
+        ) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> Calibrator:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(tuple(data["features"]), tuple(data["coefficients"]), data["intercept"],
+                   data["threshold"], data.get("provenance", {}))

@@ -1,0 +1,72 @@
+"""The calibrated second stage: features from a real parse, fitting with report-disjoint CV on
+real IU reports, the JSON round trip, and the shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from cxralign.text.calibration import FEATURES, Calibrator, candidates
+from cxralign.text.calibration_fit import MIN_RECALL, fit, labels
+from cxralign.text.evaluation import (
+    frequent_findings,
+    load_reports,
+    parse,
+    positive_regions,
+)
+from cxralign.text.pipeline import SENTENCES_SCHEMA, triplets_table
+from cxralign.text.triplets import RuleParser
+
+
+def _sentences(rows: list[tuple[str, int, str, str]]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"study_id": s, "sentence_index": i, "section": sec, "text": t, "char_start": 0,
+          "char_end": len(t)} for s, i, sec, t in rows], schema=SENTENCES_SCHEMA)
+
+
+def test_candidates_describe_the_positive_triplets_of_a_report():
+    sentences = _sentences([
+        ("a", 0, "findings", "Possible left basilar atelectasis."),
+        ("a", 1, "findings", "Stable calcified granuloma in the right upper lobe."),
+        ("a", 2, "impression", "No acute cardiopulmonary abnormality."),
+        ("b", 0, "findings", "No pneumothorax."),
+        ("b", 1, "impression", "Likely small right pleural effusion."),
+    ])
+    found = {(c.study_id, c.finding): c.features
+             for c in candidates(sentences, triplets_table(sentences, RuleParser()))}
+    assert set(found) == {("a", "atelectasis"), ("a", "calcified granuloma"),
+                          ("b", "pleural effusion")}  # negated findings are no candidates
+    atelectasis = found[("a", "atelectasis")]
+    assert atelectasis["present"] == 0 and atelectasis["hedged:atelectasis"] == 1
+    assert atelectasis["hedge_leaning"] == 0 and atelectasis["impression_negative"] == 1
+    granuloma = found[("a", "calcified granuloma")]
+    assert granuloma["present"] == 1 and granuloma["chronic"] == 1
+    assert "hedged:calcified granuloma" not in granuloma
+    effusion = found[("b", "pleural effusion")]
+    assert effusion["hedge_leaning"] == 1 and effusion["in_impression"] == 1
+    assert effusion["slight"] == 1 and effusion["impression_negative"] == 0
+
+
+def test_fit_cross_validates_without_losing_recall_and_round_trips(iu_subset, tmp_path):
+    reports = load_reports(iu_subset(500))
+    sentences, triplets = parse(reports, RuleParser())
+    predicted, found = positive_regions(triplets), candidates(sentences, triplets)
+    calibrator, cv = fit(reports, predicted, found, folds=3)
+    frequent = frequent_findings(cv.rules)
+    # the chosen threshold never scores below keeping every rule-positive, and keeps recall
+    assert cv.calibrated.micro(frequent)[2] >= cv.rules.micro(frequent)[2]
+    for finding in frequent:
+        assert cv.calibrated.prf(finding)[1] >= min(MIN_RECALL, cv.rules.prf(finding)[1]) - 1e-9
+    # hedged mentions are indexed less often than stated ones, and the model learned that
+    y = labels(found, reports)
+    present = np.array([c.features["present"] == 1 for c in found])
+    assert y[present].mean() > y[~present].mean()
+    assert dict(zip(calibrator.features, calibrator.coefficients, strict=True))["present"] > 0
+    path = tmp_path / "calibration.json"
+    path.write_text(calibrator.to_json(), encoding="utf-8")
+    again = Calibrator.load(path)
+    assert again.threshold == pytest.approx(calibrator.threshold)
+    for candidate in found[:50]:
+        assert again.probability(candidate) == pytest.approx(calibrator.probability(candidate),
+                                                             abs=1e-5)
