@@ -38,8 +38,8 @@ from pydicom.dataset import Dataset
 
 from cxralign.io.deid import identifying_values
 from cxralign.io.phi_text import ADDRESS, DATE, EMAIL, ID, NAME, PHONE, TIME, scrub_report
-from cxralign.io.reports import read_openi_report
 from cxralign.io.rejections import Rejection
+from cxralign.io.reports import read_openi_report
 from cxralign.text.lexicon import phrase_table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -45,8 +45,8 @@ from cxralign.text.evaluation import (
     load_reports,
     split_scores,
 )
-from cxralign.text.mesh import STRICT
 from cxralign.text.lexicon import finding_phrases
+from cxralign.text.mesh import STRICT
 from cxralign.text.pipeline import load_parser, sections_table, sentences_table, triplets_table
 from cxralign.vocabulary import UNSPECIFIED_REGION
 

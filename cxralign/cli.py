@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cxralign.anatomy import commands as anatomy_commands
 from cxralign.eval import commands as eval_commands
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 from cxralign.lineage import commands as lineage_commands
 from cxralign.pairs import commands as pairs_commands
 from cxralign.text import commands as text_commands
@@ -59,7 +59,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _locate_input(args: argparse.Namespace) -> int:
     from cxralign.io.locate import locate_inputs
 
-    found = locate_inputs(args.input, args.hashes, layout=args.layout)
+    found = locate_inputs(args.input, args.hashes, args.data, layout=args.layout)
     for digest in args.hashes:
         print(f"{digest}\t{found.get(digest, '(not found under this input)')}")
     return 0 if len(found) == len(set(args.hashes)) else 1
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     locate.add_argument("input", type=Path, help="the input directory or CSV manifest ingested")
     locate.add_argument("hashes", nargs="+", help="source_path_hash values")
     locate.add_argument("--layout", default="auto", help="layout used by the ingest run")
+    locate.add_argument("--data", type=Path, default=default_data_dir(),
+                        help="the catalog ingested into (its key file hashes the paths; default "
+                        "$CXRALIGN_DATA_DIR or ./data)")
     locate.set_defaults(handler=_locate_input)
 
     text_commands.register(commands)

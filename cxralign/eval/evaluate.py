@@ -14,7 +14,6 @@ with both, the parser-label scores are added with the suffix ``_parser``.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,10 +50,9 @@ from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
 from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
 from cxralign.io.catalog import Catalog
-from cxralign.io.deid import resolve_key
+from cxralign.io.secret_key import resolve_key
 from cxralign.models.model import AlignmentModel
 from cxralign.vocabulary import FINDINGS
-
 
 CHANCE_AUC = 0.5
 """Chance level of every AUC (zero-shot, probe): a score independent of the label."""
@@ -112,7 +110,7 @@ def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
     parser = (_parser_labels(test, settings.uncertain), _parser_labels(train, settings.uncertain))
     folders = ground_truth_dirs(catalog, {*test.examples.partitions, *train.examples.partitions},
                                 settings.ground_truth_dirs)
-    truth = truth_labels(folders, resolve_key(os.environ.get(settings.deid_key_env))) \
+    truth = truth_labels(folders, resolve_key(catalog.root, settings.deid_key_env)) \
         if folders else {}
     truth_test, truth_train = (
         split_truth(truth, [e.image_id for e in split.examples.examples])

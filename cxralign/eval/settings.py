@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.secret_key import KEY_ENV_VAR
 
 DEFAULT_SEGMENTATION_DIR = "../shared/data/covid_lung_boxes"
 

@@ -17,7 +17,6 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
 FILE_MODE: Final = 0o666
 DIRECTORY_MODE: Final = 0o777
 

@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from cxralign.io.catalog import Catalog
 from cxralign.io.acceptance import BURNED_IN_POLICIES
+from cxralign.io.catalog import Catalog
 from cxralign.io.date_shift import date_offset, header_date, shift
 from cxralign.io.deid import pseudonymize
 from cxralign.io.dicom import load_dicom

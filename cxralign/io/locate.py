@@ -8,24 +8,26 @@ exists only on the operator's screen when asked for.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cxralign.io.deid import KEY_ENV_VAR, pseudonymize, resolve_key
+from cxralign.io.deid import pseudonymize
 from cxralign.io.layouts import Study, discover, relative_source
+from cxralign.io.secret_key import KEY_ENV_VAR, resolve_key
 
 
 def locate_inputs(
     input_path: Path,
     hashes: Iterable[str],
+    data_root: Path,
     layout: str = "auto",
     key_env: str = KEY_ENV_VAR,
 ) -> dict[str, str]:
-    """``{hash: path relative to the input}`` for each of ``hashes`` found under the input."""
+    """``{hash: path relative to the input}`` for each of ``hashes`` found under the input,
+    hashed with the key of the catalog at ``data_root`` (the one ingestion used)."""
     input_path = Path(input_path)
     base = input_path.parent if input_path.is_file() else input_path
-    key = resolve_key(os.environ.get(key_env))
+    key = resolve_key(data_root, key_env)
     wanted = set(hashes)
     found: dict[str, str] = {}
     for study in discover(input_path, layout)[1]:

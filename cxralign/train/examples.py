@@ -14,8 +14,8 @@ memory-mapped staged shards until a batch needs them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 import re
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol

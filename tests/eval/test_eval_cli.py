@@ -13,7 +13,7 @@ from eval_fixtures import DEID_KEY, write_mask_folder
 
 from cxralign.cli import main
 from cxralign.eval.report import METRICS_TABLE
-from cxralign.io.deid import KEY_ENV_VAR
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.quality.views import is_rate
 
 STABLE_KEYS = ("retrieval_i2t_r1_study", "retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings",

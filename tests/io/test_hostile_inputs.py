@@ -201,7 +201,7 @@ def test_every_walked_path_ends_in_one_table_and_can_be_traced(
     assert summary.rejected == {Reason.MISSING_FILE: 1}
     # The operator maps a rejection back to its file; the tables never name it.
     digest = rejected[0]["source_path_hash"]
-    assert locate_inputs(source, [digest]) == {digest: "broken.dcm"}
+    assert locate_inputs(source, [digest], catalog.root) == {digest: "broken.dcm"}
 
 
 def test_outputs_follow_the_umask(run_ingest: Runner, mimic_tree: Path, tmp_path: Path) -> None:

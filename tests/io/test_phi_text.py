@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cxralign.io.phi_text import scrub_report
-from cxralign.io.reports import read_openi_report
 from cxralign.io.rejections import Rejection
+from cxralign.io.reports import read_openi_report
 
 HEADER = {"LEE^MARK", "LEE", "MARK", "DOE^JANE", "DOE", "JANE", "12345678", "A55512"}
 BACK_10 = timedelta(days=-10)

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.io.ingest import IngestSettings, ingest
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.io.staging import open_staged
 from cxralign.pairs import gold_boxes_from_phantom, pairs_table
 from cxralign.synthetic import synthesize

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cxralign.text.calibration import FEATURES, Calibrator, candidates
+from cxralign.text.calibration import Calibrator, candidates
 from cxralign.text.calibration_fit import MIN_RECALL, fit, labels
 from cxralign.text.evaluation import (
     frequent_findings,

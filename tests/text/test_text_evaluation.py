@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cxralign.text.commands import DEFAULT_IU_DIR
 from cxralign.text.calibration import FEATURES, Calibrator
+from cxralign.text.commands import DEFAULT_IU_DIR
 from cxralign.text.evaluation import (
     CALIBRATED,
     evaluate,

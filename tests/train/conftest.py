@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.io.ingest import IngestSettings
+from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.settings import PretrainSettings
 
@@ -32,7 +32,8 @@ class TinySetup:
         """Settings for a fast, deterministic CPU run of the tiny recipe."""
         values = {"recipe": "asg", "recipe_config": str(self.recipe_config), "image_size": 32,
                   "batch_size": 8, "epochs": 1, "lr": 1e-3, "log_every": 1,
-                  "checkpoint_every": 2, "device": "cpu", "seeds": [0], "text_layers": 0}
+                  "checkpoint_every": 2, "device": "cpu", "seeds": [0], "text_layers": 0,
+                  "steps": 0}
         return PretrainSettings(**{**values, **overrides})
 
 

@@ -94,7 +94,8 @@ def deterministic_recipe(tiny, tmp_path_factory) -> Path:
 
 def test_torchrun_two_processes_follow_the_single_process_loss_curve(
         tiny, deterministic_recipe, tmp_path):
-    settings = tiny.settings(steps=4, augment=False, checkpoint_every=100)
+    # a small rate keeps the curve smooth, so float rounding (summation order) is not amplified
+    settings = tiny.settings(steps=4, augment=False, checkpoint_every=100, lr=1e-4)
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(settings.model_dump_json())
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
