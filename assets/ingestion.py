@@ -111,7 +111,9 @@ def dicom_images(
 
     def work() -> StepOutcome:
         if not source.is_dir():
-            raise FileNotFoundError(f"batch folder {source} does not exist")
+            # the partition key only: paths under incoming/ may carry patient names
+            raise FileNotFoundError(f"batch {batch!r} has no folder under the incoming "
+                                    "directory")
         summary = ingest(source, store, config, partition=batch, progress=context.log.info)
         rejected = sum(summary.rejected.values())
         metadata: dict[str, dg.RawMetadataValue] = {
