@@ -40,7 +40,8 @@ TINY_PARAMS = {
     "text": {"backend": "rules"},
     "anatomy": {"synthetic_studies": 8, "epochs": 1, "input_size": 32, "backbone": "resnet10t",
                 "seed": 0, "min_score": 0.5},
-    "pretrain": {"recipes": ["asg"], "seeds": [0], "image_size": 32, "epochs": 1, "steps": 2,
+    "pretrain": {"recipes": ["asg"], "seeds": [0], "image_size": 32, "image_output_stride": 16,
+                 "epochs": 1, "steps": 2,
                  "batch_size": 4, "lr": 0.0005},
     "evaluate": {"recipes": ["asg"]},
 }

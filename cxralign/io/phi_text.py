@@ -10,7 +10,7 @@ credential ("X, MD"), after a label ("Patient: X") or after a verb of communicat
 that parses and a patient offset given becomes the shifted date instead, so the text keeps
 intervals the way the ``study_date`` column does.
 
-No library fitted (see ``benchmarks/RESULTS-deid.md``): philter-lite's default pipeline calls
+No library fitted (see ``benchmarks/RESULTS.md``, "De-identification"): philter-lite's default pipeline calls
 NLTK's POS tagger, whose model NLTK downloads at run time; presidio needs a spaCy model that is
 not on PyPI; ``deidentify`` pins spaCy 2 and flair 0.4-era models. Radiology reports are short
 and formulaic, and the patterns here are measured on IU reports with injected PHI.

@@ -15,7 +15,7 @@ interaction make it per-class aware). ``cxralign fit-text-calibrator`` fits it a
 coefficients, the threshold and the feature names as JSON (no pickles), which ``evaluate-text
 --calibrator`` reads. No fitted model ships: on the IU dev half its report-disjoint
 cross-validation found no threshold that beats the rules on the target metric while keeping
-class recall (benchmarks/RESULTS-text.md), so it stays a tool to refit on one's own labels.
+class recall (benchmarks/RESULTS.md, "Report text"), so it stays a tool to refit on one's own labels.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from cxralign.models.objectives.region_sentence import (
     RegionSentenceLoss,
     group_positive_targets,
     pool_sentence_groups,
+    same_id_targets,
 )
 
 
@@ -95,3 +96,21 @@ def test_no_usable_row_gives_zero_loss_with_grad_fn(rows: int) -> None:
 def test_shape_mismatch_is_rejected() -> None:
     with pytest.raises(ValueError, match="region_sentences"):
         RegionSentenceLoss()(torch.randn(2, 4), torch.randn(3, 4), torch.ones(2, 2))
+
+
+def test_rows_stating_the_same_thing_in_other_studies_are_positives() -> None:
+    """Rows 0 and 1 come from two studies whose own sentences (0 and 1) state the same thing
+    in other words: with group ids they share the target instead of being each other's
+    negatives."""
+    groups = torch.eye(3)
+    regions = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    sentences = torch.tensor([[0.8, 0.6], [1.0, 0.0], [0.0, 1.0]])
+    loss_fn = RegionSentenceLoss(temperature=1.0)
+    shared = loss_fn(regions, sentences, groups, torch.tensor([7, 7, 3]))
+    targets = torch.tensor([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(same_id_targets(torch.tensor([7, 7, 3])), targets)
+    logits = regions @ sentences.T  # unit rows already, τ = 1
+    expected = 0.5 * (-(targets * logits.log_softmax(dim=1)).sum(dim=1).mean()
+                      - (targets * logits.T.log_softmax(dim=1)).sum(dim=1).mean())
+    assert shared.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert loss_fn(regions, sentences, groups).item() != pytest.approx(shared.item())

@@ -13,7 +13,7 @@ from cxralign.models.recipes import MINILM_PACKAGE
 from cxralign.models.text_encoder import load_tokenizer
 from cxralign.train.augment import Augmentation, sample_views, warp_boxes, warp_images
 from cxralign.train.collate import IMAGE_MEAN, IMAGE_STD, BatchBuilder
-from cxralign.train.examples import load_examples
+from cxralign.train.examples import load_examples, statement_key
 from cxralign.train.sampler import BatchKey, EpochBatchSampler, Position
 
 INPUT = 96
@@ -81,6 +81,33 @@ def test_batch_matches_the_contract_and_scales_boxes(examples, train_catalog):
     torch.testing.assert_close(batch.images[:1, :, 1:-1, 1:-1],
                                ((resized - IMAGE_MEAN) / IMAGE_STD)[..., 1:-1, 1:-1],
                                atol=1e-4, rtol=0)
+
+
+def test_statement_keys_match_sentences_that_say_the_same_thing():
+    triplet = frozenset({("right lung", "pleural effusion", "present")})
+    assert statement_key("Heart size is normal.", frozenset()) == \
+        statement_key("heart size is  normal", frozenset())
+    assert statement_key("Small right effusion.", triplet) == \
+        statement_key("There is a small right pleural effusion.", triplet)
+    assert statement_key("Small right effusion.", triplet) != \
+        statement_key("Small right effusion.", frozenset())
+
+
+def test_region_rows_with_the_same_statement_share_a_group_across_studies(examples):
+    """ARSA's positives: rows whose sentences state the same triplets (or the same text) get
+    one group id in a batch, whichever study they come from; different statements differ."""
+    builder = BatchBuilder(examples, INPUT, Augmentation.none())
+    batch = builder[BatchKey(0, 0, tuple(range(min(32, len(examples)))))]
+    chosen = [examples.examples[i] for i in range(min(32, len(examples)))]
+    stated = [frozenset(e.sentence_keys[s] for s in r.sentences)
+              for e in chosen for r in e.regions]
+    assert len(stated) == len(batch.region_groups) > 0
+    for a, b in [(a, b) for a in range(len(stated)) for b in range(len(stated))]:
+        assert (stated[a] == stated[b]) == bool(batch.region_groups[a] == batch.region_groups[b])
+    studies = [batch.study_ids[int(i)] for i in batch.region_image]
+    shared = [(a, b) for a in range(len(stated)) for b in range(len(stated))
+              if studies[a] != studies[b] and stated[a] == stated[b]]
+    assert shared, "the phantom reports repeat statements across studies"
 
 
 def test_batches_are_a_function_of_their_key(examples):
