@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,11 +105,22 @@ def check_run(args: argparse.Namespace) -> PretrainSettings:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    check_run(args)
+    """Train, then (rank 0) write the run's lineage record, as the Dagster asset does."""
+    from cxralign.lineage.records import utc_now
+    from cxralign.train.lineage import record_cli_run, training_inputs
+
+    settings = check_run(args)
+    started = utc_now()
+    inputs = training_inputs(args.data) if is_main_process() else ()
     try:
-        run_from_args(args, print_json_line if is_main_process() else None)
+        result = run_from_args(args, print_json_line if is_main_process() else None)
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # e.g. an empty split
         raise UsageError(str(error)) from error
+    if result.model_dir is not None:
+        record = record_cli_run(args.data, result.model_dir, settings, result.seed, inputs,
+                                started)
+        print(f"lineage record {record} (see `cxralign audit {result.model_dir} --data "
+              f"{args.data}`)", file=sys.stderr)
     return 0
 
 
