@@ -19,18 +19,8 @@ from pydantic import BaseModel
 
 from assets.batches import EMBEDDED_BATCH_PREFIX
 from cxralign.lineage.dvc import commit_stages
-from cxralign.lineage.records import (
-    InputRef,
-    LineageRecord,
-    code_version,
-    data_version,
-    hash_paths,
-    latest_record,
-    producer_of,
-    unchanged_since,
-    utc_now,
-    write_record,
-)
+from cxralign.lineage.records import latest_record, unchanged_since, utc_now
+from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
 
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=2, delay=1.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -41,15 +31,6 @@ the data itself are turned into ``dg.Failure(allow_retries=False)`` and not retr
 still retries an invalid config, which fails inside the step, before giving up)."""
 
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, TypeError)
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """Files a step reads from one upstream asset (partition ``None``: unpartitioned)."""
-
-    asset: str
-    partition: str | None
-    paths: Sequence[Path]
 
 
 @dataclass
@@ -75,19 +56,6 @@ def _config_values(config: BaseModel | Mapping[str, object] | None) -> dict[str,
     if isinstance(config, BaseModel):
         return config.model_dump(mode="json")
     return dict(config)
-
-
-def _hashed_inputs(data_dir: Path, upstreams: Sequence[Upstream]) -> tuple[InputRef, ...]:
-    refs = []
-    for upstream in upstreams:
-        files = hash_paths(data_dir, upstream.paths)
-        producer = producer_of(data_dir, upstream.asset, upstream.partition, files)
-        refs.append(InputRef(
-            asset=upstream.asset, partition=upstream.partition, files=files,
-            data_version=producer.data_version if producer else None,
-            run_id=producer.run_id if producer else None,
-        ))
-    return tuple(refs)
 
 
 def dvc_repo_root(data_dir: Path) -> Path | None:
@@ -140,7 +108,7 @@ def versioned_step(
     asset = context.asset_key.to_user_string()
     partition = _partition(context)
     started = utc_now()
-    inputs = _hashed_inputs(data_dir, upstreams)
+    inputs = hashed_inputs(data_dir, upstreams)
     values = _config_values(config)
 
     previous = latest_record(data_dir, asset, partition) if skip_unchanged else None
@@ -166,15 +134,12 @@ def versioned_step(
             allow_retries=False,
         ) from error
 
-    outputs = hash_paths(data_dir, outcome.outputs)
-    version = data_version(outputs)
-    record = LineageRecord(
-        asset=asset, partition=partition, outputs=outputs, inputs=inputs,
-        code=code_version(), config=values, run_id=context.run.run_id,
-        started_at=started, finished_at=utc_now(), input_rows=dict(outcome.input_rows),
-        rejected=dict(outcome.rejected), data_version=version,
-    )
-    record_path = write_record(data_dir, record)
+    record, record_path = record_materialisation(data_dir, Materialisation(
+        asset=asset, partition=partition, inputs=inputs, config=values,
+        run_id=context.run.run_id, started=started, outputs=outcome.outputs,
+        input_rows=outcome.input_rows, rejected=outcome.rejected,
+    ))
+    version = record.data_version
     metadata: dict[str, dg.RawMetadataValue] = {
         "skipped": False,
         **outcome.metadata,

@@ -13,10 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
+from assets.lineage import TRANSIENT_RETRY, StepOutcome, versioned_step
 from assets.metadata import png_markdown
 from assets.resources import CatalogResource
-from cxralign.io.catalog import Catalog
+from cxralign.train.lineage import training_upstreams
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
 from cxralign.train.runs import model_dir, pretrain_command
@@ -30,25 +30,6 @@ class PretrainConfig(PretrainSettings, dg.Config):
 
 PIPES_ENTRY_POINT = ("workflows.pipes_pretrain",)
 """The process each run executes: the ``pretrain`` command wrapped to talk Dagster Pipes."""
-
-# What a run reads, per partition, and the asset that wrote it (for the lineage chain).
-TRAINING_INPUTS = {
-    "region_sentence_pairs": ("pairs", "study_tags"),
-    "dicom_images": ("images",),
-    "report_sections": ("sections",),
-    "report_sentences": ("sentences",),
-}
-
-
-def training_upstreams(store: Catalog) -> list[Upstream]:
-    """Every partition's tables a training run reads, grouped by the asset that wrote them
-    (the staged arrays are pinned by the paths inside ``images``)."""
-    return [
-        Upstream(asset, batch, [store.partition_path(table, batch) for table in tables])
-        for batch in store.partitions("pairs")
-        for asset, tables in TRAINING_INPUTS.items()
-    ]
-
 
 @dg.asset(group_name="training", deps=[dg.AssetKey("region_sentence_pairs")],
           kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxralign.anatomy import commands as anatomy_commands
+from cxralign.errors import UsageError, existing_path, run_handler, validated, writable_target
 from cxralign.eval import commands as eval_commands
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 from cxralign.lineage import commands as lineage_commands
@@ -21,7 +22,9 @@ def _synthesize(args: argparse.Namespace) -> int:
     from cxralign.synthetic import synthesize
     from cxralign.synthetic.settings import SynthesisSettings
 
-    settings = SynthesisSettings(studies=args.studies, seed=args.seed, workers=args.workers)
+    settings = validated(SynthesisSettings,
+                         {"studies": args.studies, "seed": args.seed, "workers": args.workers})
+    writable_target(args.out, "--out", "directory")
     summary = synthesize(args.out, studies=settings.studies, seed=settings.seed, workers=settings.workers)
     print(
         f"wrote {summary.studies} studies ({summary.images} images, {summary.patients} patients) "
@@ -30,12 +33,34 @@ def _synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
+INGEST_INPUTS = ("give a directory of DICOM/PNG/JPEG files, a MIMIC-CXR or OpenI tree, or a "
+                 ".csv manifest")
+
+
+def ingest_input(path: Path) -> Path:
+    """The ingest input: an existing directory, or a file only when it is a ``.csv`` manifest
+    (any other file would be parsed as one and fail on its columns)."""
+    existing_path(path, "input", INGEST_INPUTS)
+    if path.is_file() and path.suffix.lower() != ".csv":
+        raise UsageError(f"input {path} is a file but not a .csv manifest; {INGEST_INPUTS} "
+                         "(for one image, give the folder holding it)")
+    return path
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from cxralign.io.ingest import IngestSettings, ingest
+    from cxralign.upstream import valid_partition
 
     overrides = {"image_size": args.image_size, "workers": args.workers,
                  "burned_in_annotation": args.burned_in_annotation}
-    settings = IngestSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = validated(IngestSettings, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings.validated()
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    ingest_input(args.input)
+    writable_target(args.out, "--out", "directory")
+    valid_partition(Catalog(args.out), args.partition)
     summary = ingest(
         args.input,
         Catalog(args.out),
@@ -59,6 +84,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _locate_input(args: argparse.Namespace) -> int:
     from cxralign.io.locate import locate_inputs
 
+    ingest_input(args.input)
     found = locate_inputs(args.input, args.hashes, args.data, layout=args.layout)
     for digest in args.hashes:
         print(f"{digest}\t{found.get(digest, '(not found under this input)')}")
@@ -70,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cxralign",
         description="Anatomy-aware chest X-ray image-text pipeline: library commands.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of its one-line message")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     synth = commands.add_parser(
@@ -127,5 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a user error is one line on stderr and exit status 2 (its traceback
+    only with ``--debug``)."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    return run_handler(args, debug=args.debug)

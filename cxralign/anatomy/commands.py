@@ -14,6 +14,7 @@ from typing import Final
 import pyarrow as pa
 
 from cxralign.anatomy.settings import AnatomySettings
+from cxralign.errors import UsageError, existing_dir, existing_file, validated, writable_target
 from cxralign.io.atomic import write_parquet_atomically
 from cxralign.io.catalog import default_data_dir
 
@@ -30,30 +31,63 @@ def _train(args: argparse.Namespace) -> int:
     from cxralign.anatomy.train import train_detector
 
     if (args.coco or args.imagenome) and args.images is None:
-        print("error: --images is required with --coco or --imagenome", file=sys.stderr)
-        return 2
+        raise UsageError("--images is required with --coco or --imagenome")
     if args.masks and not args.coco:
-        print("error: --masks goes with --coco (the masks of its images)", file=sys.stderr)
-        return 2
+        raise UsageError("--masks goes with --coco (the masks of its images)")
+    _check_training_inputs(args)
     overrides = {"synthetic_studies": args.synthetic, "epochs": args.epochs,
                  "input_size": args.input_size, "seed": args.seed,
                  "pretrained_path": args.pretrained_path, "backbone": args.backbone}
-    settings = AnatomySettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = validated(AnatomySettings, {k: v for k, v in overrides.items() if v is not None},
+                         flags={"synthetic_studies": "--synthetic"})
     sources = []
     if args.coco:
         sources.append(coco_source(args.coco, args.images, args.masks))
     if args.imagenome:
         sources.append(imagenome_source(args.imagenome, args.images))
     if not sources and not settings.synthetic_studies:
-        print("error: nothing to train on (give --coco, --imagenome or --synthetic)",
-              file=sys.stderr)
-        return 2
+        raise UsageError("nothing to train on (give --coco, --imagenome or --synthetic)")
     report = train_detector(sources, args.out, settings,
                             progress=lambda message: print(message, file=sys.stderr))
     counts = ", ".join(f"{name}: {count}" for name, count in report.images_per_source.items())
     print(f"trained on {counts} in {report.seconds:.0f} s ({report.steps} steps, loss "
           f"{report.first_loss:.3f} -> {report.last_loss:.3f}); model in {report.model_dir}")
     return 0
+
+
+def _check_training_inputs(args: argparse.Namespace) -> None:
+    """The training inputs named on the command line exist and are of the right kind."""
+    fix = "give the path of your download (see `cxralign anatomy train --help`)"
+    if args.coco:
+        existing_file(args.coco, "--coco annotations", fix)
+    for flag, folder in (("--images", args.images), ("--masks", args.masks),
+                         ("--imagenome", args.imagenome)):
+        if folder is not None:
+            existing_dir(folder, f"{flag} folder", fix)
+    if args.pretrained_path:
+        existing_file(Path(args.pretrained_path), "--pretrained-path weights", fix)
+    writable_target(args.out, "--out", "directory")
+
+
+def model_dir(path: Path | None) -> Path | None:
+    """``--model``: ``None``, or a directory ``anatomy train`` wrote (config and weights)."""
+    if path is None:
+        return None
+    fix = ("train one with `cxralign anatomy train --out DIR`, or leave out --model to place "
+           "the boxes by the atlas")
+    existing_dir(path, "model directory", fix)
+    from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE  # imports torch: after
+
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (path / name).is_file():
+            raise UsageError(f"model directory {path} has no {name}; {fix}")
+    return path
+
+
+def _min_score(args: argparse.Namespace) -> AnatomySettings:
+    """The anatomy settings with ``--min-score`` applied (a usage error when out of range)."""
+    overrides = {"min_score": args.min_score}
+    return validated(AnatomySettings, {k: v for k, v in overrides.items() if v is not None})
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -71,7 +105,7 @@ def _detect_rows(files: list[Path], folder: Path, args: argparse.Namespace) -> I
     from cxralign.io.rejections import Rejection
 
     detector = load_detector(args.model) if args.model else None
-    min_score = AnatomySettings().min_score if args.min_score is None else args.min_score
+    min_score = _min_score(args).min_score
     size = IngestSettings().image_size
     for start in range(0, len(files), DETECT_CHUNK):
         names, staged, scales = [], [], []
@@ -93,10 +127,11 @@ def _detect_rows(files: list[Path], folder: Path, args: argparse.Namespace) -> I
 
 
 def _detect(args: argparse.Namespace) -> int:
-    folder = Path(args.images)
-    if not folder.is_dir():
-        print(f"error: {folder} is not a directory", file=sys.stderr)
-        return 2
+    folder = existing_dir(Path(args.images), "image folder",
+                          "give the folder holding the DICOM/PNG/JPEG images")
+    model_dir(args.model)
+    _min_score(args)
+    writable_target(args.out, "--out", "file")
     files = _image_files(folder)
     table = pa.Table.from_pylist(list(_detect_rows(files, folder, args)), schema=DETECT_SCHEMA)
     write_parquet_atomically(table, args.out)
@@ -108,12 +143,16 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _boxes(args: argparse.Namespace) -> int:
-    from cxralign.anatomy.partitions import load_optional_detector, write_boxes
     from cxralign.io.catalog import Catalog
+    from cxralign.upstream import require_partition_tables
 
-    overrides = {"min_score": args.min_score}
-    settings = AnatomySettings(**{k: v for k, v in overrides.items() if v is not None})
-    boxes = write_boxes(Catalog(args.data), args.partition, load_optional_detector(args.model),
+    settings = _min_score(args)
+    catalog = Catalog(args.data)
+    require_partition_tables(catalog, args.partition, ["images"])
+    model_dir(args.model)
+    from cxralign.anatomy.partitions import load_optional_detector, write_boxes  # torch: after
+
+    boxes = write_boxes(catalog, args.partition, load_optional_detector(model_dir(args.model)),
                         settings)
     sources = boxes.column("source").value_counts().to_pylist()
     counts = ", ".join(f"{item['counts']} {item['values']}" for item in sources)

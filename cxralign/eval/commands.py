@@ -8,16 +8,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from cxralign.errors import UsageError, existing_dir, validated
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import default_data_dir
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cxralign.eval.report import write_report
-    from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
-    from cxralign.io.catalog import Catalog
-    from cxralign.models.recipes import load_recipe
-
     overrides = {
         "random_init": args.random_init, "random_init_seeds": args.random_init_seeds,
         "recipes": args.recipes, "probe_fractions": args.probe_fractions,
@@ -26,21 +22,34 @@ def _evaluate(args: argparse.Namespace) -> int:
         "probe_min_positives": args.probe_min_positives, "retrieval_ks": args.retrieval_ks,
         "ground_truth_dirs": args.ground_truth_dir,
     }
-    settings = EvaluationSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = validated(EvaluationSettings, {k: v for k, v in overrides.items() if v is not None},
+                         flags={"ground_truth_dirs": "--ground-truth-dir"})
+    for flag, folders in (("--model", args.model), ("--ground-truth-dir", args.ground_truth_dir)):
+        for folder in folders or ():
+            existing_dir(Path(folder), flag, "give a directory written by `cxralign pretrain` "
+                         "(--model) or a phantom batch's ground_truth/ (--ground-truth-dir)")
+    # The evaluation modules import torch: only once the arguments are known to be usable.
+    from cxralign.eval.report import write_report
+    from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
+    from cxralign.io.catalog import Catalog
+    from cxralign.models.recipes import load_recipe
+
     directories = args.model or discover_model_dirs(args.data, settings.recipes)
-    recipe = load_recipe(args.random_init_recipe) if args.random_init_recipe else None
+    try:
+        recipe = load_recipe(args.random_init_recipe) if args.random_init_recipe else None
+    except ValueError as error:
+        raise UsageError(f"--random-init-recipe: {error}") from error
     if not directories and not (settings.random_init and recipe):
-        print(f"error: no model directories (give --model, or train into "
-              f"{args.data}/models/pretrain/<recipe>/seed-<k>/)", file=sys.stderr)
-        return 2
+        raise UsageError(f"no model directories (give --model, or train into "
+                         f"{args.data}/models/pretrain/<recipe>/seed-<k>/ with `cxralign "
+                         "pretrain`)")
     specs = model_specs(directories, settings.random_init, settings.random_init_seeds, recipe)
     catalog = Catalog(args.data)
     try:
         outcome = run_evaluation(specs, catalog, settings,
                                  progress=lambda message: print(message, file=sys.stderr))
     except (ValueError, FileNotFoundError) as error:  # e.g. an empty held-out split
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error)) from error
     report = write_report(outcome, settings, args.out, primary=args.primary,
                           catalog=None if args.no_catalog else catalog)
     print(report.markdown)

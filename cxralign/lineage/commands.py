@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import Final
+
+from cxralign.errors import UsageError, existing_dir
 
 from cxralign.io.catalog import DATA_DIR_ENV_VAR, default_data_dir
 from cxralign.lineage.audit import audit_chain, format_markdown, format_text
 
 
+NOTHING_FOUND: Final = 1
+"""Exit status when no record produced the target (a search that found nothing, like grep)."""
+
+
 def _audit(args: argparse.Namespace) -> int:
+    existing_dir(args.data, "--data", "give the data directory the pipeline wrote (default "
+                 f"${DATA_DIR_ENV_VAR} or ./data)")
     try:
         steps = audit_chain(args.data, args.target)
     except LookupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        raise UsageError(f"{error}; lineage records are written by Dagster runs and by "
+                         "`cxralign pretrain`: was the target made another way, or under "
+                         "another --data?", status=NOTHING_FOUND) from error
     print(format_markdown(steps, args.target) if args.markdown else format_text(steps), end="")
     return 0
 

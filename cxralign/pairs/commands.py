@@ -10,10 +10,19 @@ from pathlib import Path
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 
 
+PAIRS_READS = ("images", "sections", "triplets", "boxes")
+"""What ``pairs`` needs, in the order the commands make it: ``write_pairs`` reads images,
+triplets (``sentences`` come with them) and boxes; ``sections`` must precede ``triplets``, so a
+catalog missing both is told to run ``sections`` first."""
+
+
 def _pairs(args: argparse.Namespace) -> int:
     from cxralign.pairs.partitions import write_pairs
+    from cxralign.upstream import require_partition_tables
 
-    pairs, tags = write_pairs(Catalog(args.data), args.partition)
+    catalog = Catalog(args.data)
+    require_partition_tables(catalog, args.partition, PAIRS_READS)
+    pairs, tags = write_pairs(catalog, args.partition)
     kinds = Counter(pairs.column("pair_kind").to_pylist())
     counts = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     print(f"partition {args.partition}: {pairs.num_rows} pairs ({counts}), "

@@ -5,7 +5,9 @@ The GX context is ephemeral except for two file-backed parts: the validation-res
 (``<data>/reports/quality/validations/``, one JSON file per result) and the Data Docs site
 (``<data>/reports/quality/data_docs/index.html``). Data sources, suites and validation
 definitions stay in memory, so parallel checks never rewrite a shared ``great_expectations.yml``;
-the site's index, which every check rebuilds, is written under a file lock.
+the site's index, which every check rebuilds, is written under a file lock. After each build the
+site is made self-contained (``cxralign.quality.offline``): a static index and no CDN asset, so
+it opens without a network.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from great_expectations.data_context.types.base import (
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
+
+from cxralign.quality.offline import make_self_contained, markdown_table, validation_rows
 
 QUALITY_SUBDIR = Path("reports") / "quality"
 SITE_NAME = "cxralign_quality"
@@ -88,6 +92,15 @@ class DataDocsSite:
             }
         }
         return gx.get_context(mode="ephemeral", project_config=config)
+
+    def make_self_contained(self) -> Path:
+        """Rewrite the built site to open offline (static index, no CDN asset); call it under
+        :meth:`locked` after a build. Returns the index page."""
+        return make_self_contained(self.results_dir, self.site_dir, self.index_limit)
+
+    def markdown_summary(self, limit: int = 20) -> str:
+        """The newest ``limit`` validations as a Markdown table, for metadata shown inline."""
+        return markdown_table(validation_rows(self.results_dir, limit))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

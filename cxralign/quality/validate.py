@@ -82,6 +82,7 @@ def validate_table(
         ))
         with docs.locked():
             checked = checkpoint.run(batch_parameters=parameters, run_id=run_id)
+            docs.make_self_contained()
         key, result = next(iter(checked.run_results.items()))
         page = _page_of(context, key)
     return QualityReport(

@@ -12,13 +12,13 @@ the output."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from cxralign.errors import UsageError, existing_dir, existing_file, existing_path, validated
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.io.catalog import DEFAULT_PARTITION
 from cxralign.text.settings import TextLimits, TextSettings
@@ -29,15 +29,24 @@ if TYPE_CHECKING:
 DEFAULT_IU_DIR = Path("..") / "shared" / "data" / "iu_xray_reports"
 
 
-def _file_or_catalog(args: argparse.Namespace) -> str | None:
-    """Which mode the arguments ask for (``file`` or ``catalog``); ``None`` after printing why
-    they are inconsistent."""
+def _file_or_catalog(args: argparse.Namespace, reads: str) -> str:
+    """Which mode the arguments ask for (``file`` or ``catalog``), after checking that what
+    that mode reads is there (INPUT, or the partition's ``reads`` table in the catalog)."""
+    from cxralign.io.catalog import Catalog
+    from cxralign.upstream import require_partition_tables
+
+    _limits(args)
     if args.data is not None and args.input is None and args.out is None:
+        require_partition_tables(Catalog(args.data), args.partition, [reads])
         return "catalog"
     if args.data is None and args.input is not None and args.out is not None:
+        existing_path(args.input, "input", "give a directory of reports (OpenI XML, MIMIC-CXR "
+                      ".txt tree) or a .csv with study_id,text columns")
+        if args.input.is_file() and args.input.suffix.lower() != ".csv":
+            raise UsageError(f"input {args.input} is a file but not a .csv (study_id,text); "
+                             "give the directory holding the reports or such a CSV")
         return "file"
-    print("error: give INPUT and --out FILE, or --data DATA [--partition P]", file=sys.stderr)
-    return None
+    raise UsageError("give INPUT and --out FILE, or --data DATA [--partition P]")
 
 
 def _sections_catalog(args: argparse.Namespace) -> int:
@@ -64,8 +73,18 @@ def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
 
 
 def _limits(args: argparse.Namespace) -> TextLimits:
-    return TextLimits(max_report_chars=args.max_report_chars,
-                      max_sentence_chars=args.max_sentence_chars)
+    return validated(TextLimits, {"max_report_chars": args.max_report_chars,
+                                  "max_sentence_chars": args.max_sentence_chars})
+
+
+def _parser(backend: str) -> TripletParser:
+    """The triplet parser of ``--backend`` (a usage error when its models are not installed)."""
+    from cxralign.text.pipeline import load_parser
+
+    try:
+        return load_parser(backend)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from error
 
 
 def _rejected_path(out: Path) -> Path:
@@ -91,10 +110,7 @@ def _section_files(args: argparse.Namespace) -> tuple[pa.Table, pa.Table]:
 
 
 def _sections(args: argparse.Namespace) -> int:
-    mode = _file_or_catalog(args)
-    if mode is None:
-        return 2
-    if mode == "catalog":
+    if _file_or_catalog(args, "reports") == "catalog":
         return _sections_catalog(args)
     _reports, sections = _section_files(args)
     write_parquet_atomically(sections, args.out)
@@ -103,16 +119,10 @@ def _sections(args: argparse.Namespace) -> int:
 
 
 def _triplets(args: argparse.Namespace) -> int:
-    from cxralign.text.pipeline import load_parser, sentences_table, triplets_table
+    from cxralign.text.pipeline import sentences_table, triplets_table
 
-    mode = _file_or_catalog(args)
-    if mode is None:
-        return 2
-    try:
-        parser = load_parser(args.backend)
-    except RuntimeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    mode = _file_or_catalog(args, "sections")
+    parser = _parser(args.backend)
     if mode == "catalog":
         return _triplets_catalog(args, parser)
     reports, sections = _section_files(args)
@@ -148,7 +158,7 @@ def _triplets(args: argparse.Namespace) -> int:
 
 def _find_iu_dir(given: Path | None) -> Path | None:
     if given is not None:
-        return given if given.is_dir() else None
+        return given
     repo_root = Path(__file__).resolve().parents[2]
     for base in (Path.cwd(), repo_root):
         candidate = (base / DEFAULT_IU_DIR).resolve()
@@ -157,20 +167,19 @@ def _find_iu_dir(given: Path | None) -> Path | None:
     return None
 
 
-def _iu_dir_or_complain(given: Path | None) -> Path | None:
+def _iu_dir(given: Path | None) -> Path:
+    """IU_DIR, or the default OpenI report folder; a usage error when there is none."""
+    fix = "give IU_DIR, a directory of OpenI XML reports with MeSH terms"
     directory = _find_iu_dir(given)
     if directory is None:
-        print(f"error: no OpenI report directory (looked for {given or DEFAULT_IU_DIR})",
-              file=sys.stderr)
-    return directory
+        raise UsageError(f"no OpenI report directory at {DEFAULT_IU_DIR}; {fix}")
+    return existing_dir(directory, "IU_DIR", fix)
 
 
 def _fit_calibrator(args: argparse.Namespace) -> int:
     from cxralign.text.calibration_fit import fit_on_directory
 
-    directory = _iu_dir_or_complain(args.iu_dir)
-    if directory is None:
-        return 2
+    directory = _iu_dir(args.iu_dir)
     calibrator, summary = fit_on_directory(directory, args.split, args.l2_c, args.folds)
     print(summary, end="")
     with atomic_path(args.out) as tmp:
@@ -182,12 +191,12 @@ def _fit_calibrator(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from cxralign.text.calibration import Calibrator
     from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
-    from cxralign.text.pipeline import load_parser
 
-    directory = _iu_dir_or_complain(args.iu_dir)
-    if directory is None:
-        return 2
-    parser = load_parser(args.backend)
+    directory = _iu_dir(args.iu_dir)
+    if args.calibrator is not None:
+        existing_file(args.calibrator, "--calibrator", "give the JSON written by "
+                      "`cxralign fit-text-calibrator --out FILE`")
+    parser = _parser(args.backend)
     calibrator = None if args.calibrator is None else Calibrator.load(args.calibrator)
     results = evaluate_mappings(directory, parser, calibrator)
     markdown = mappings_to_markdown(results, parser.backend_name)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cxralign.docstrings import paragraphs
+from cxralign.errors import UsageError, existing_file, validated
 from cxralign.io.catalog import default_data_dir
 from cxralign.train.settings import PretrainSettings
 
@@ -46,16 +48,25 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
                             help=f"default {default}")
 
 
+TRAINING_READS = ("pairs", "images", "sections", "sentences", "triplets", "study_tags")
+"""The catalog tables a run reads, every partition of ``pairs`` first."""
+
+
 def settings_from_args(args: argparse.Namespace) -> PretrainSettings:
+    """The run's settings: ``--settings`` file, then flags (a usage error when one is out of
+    range or a file is missing)."""
     values: dict[str, Any] = {}
+    if args.config is not None:
+        existing_file(args.config, "--config", "give a JSON/YAML file of recipe overrides")
     if args.settings is not None:
+        existing_file(args.settings, "--settings", "give a JSON/YAML file of training settings")
         values.update(_read_mapping(args.settings))
     values.update({name: getattr(args, name) for name in FLAG_FIELDS
                    if getattr(args, name) is not None})
     if args.config is not None:
         values["recipe_config"] = str(args.config)
     values["recipe"] = args.recipe
-    return PretrainSettings.model_validate(values)
+    return validated(PretrainSettings, values)
 
 
 def run_from_args(args: argparse.Namespace,
@@ -77,12 +88,39 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _pretrain(args: argparse.Namespace) -> int:
+def check_run(args: argparse.Namespace) -> PretrainSettings:
+    """Everything a run needs before it starts: valid settings, a known recipe and the catalog
+    tables it reads (a usage error naming the command to run first)."""
+    from cxralign.io.catalog import Catalog
+    from cxralign.models.recipes import load_recipe
+    from cxralign.upstream import require_tables
+
+    settings = settings_from_args(args)
+    require_tables(Catalog(args.data), TRAINING_READS)
     try:
-        run_from_args(args, print_json_line if is_main_process() else None)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        load_recipe(settings.recipe, settings.recipe_config or None)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    return settings
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    """Train, then (rank 0) write the run's lineage record, as the Dagster asset does."""
+    from cxralign.lineage.records import utc_now
+    from cxralign.train.lineage import record_cli_run, training_inputs
+
+    settings = check_run(args)
+    started = utc_now()
+    inputs = training_inputs(args.data) if is_main_process() else ()
+    try:
+        result = run_from_args(args, print_json_line if is_main_process() else None)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:  # e.g. an empty split
+        raise UsageError(str(error)) from error
+    if result.model_dir is not None:
+        record = record_cli_run(args.data, result.model_dir, settings, result.seed, inputs,
+                                started)
+        print(f"lineage record {record} (see `cxralign audit {result.model_dir} --data "
+              f"{args.data}`)", file=sys.stderr)
     return 0
 
 
@@ -92,7 +130,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     values = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of settings")
+        raise UsageError(f"{path}: expected a mapping of settings")
     return values
 
 
@@ -100,7 +138,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add ``pretrain`` to the console script's sub-parsers."""
     parser = commands.add_parser(
         "pretrain", help="pre-train an image-text alignment model (one recipe, one seed)",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=paragraphs(__doc__)[1],
     )
     add_pretrain_arguments(parser)
     parser.set_defaults(handler=_pretrain)

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from cxralign.errors import run_handler
 from cxralign.anatomy.atlas import atlas_boxes
 from cxralign.anatomy.commands import register
 from cxralign.anatomy.dataset import load_image
@@ -23,8 +24,7 @@ WIDE = "covid_lung_boxes/images/1-s2.0-S1341321X20301124-gr3_lrg-c.png"  # 907 x
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cxralign")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return run_handler(parser.parse_args(argv))
 
 
 @pytest.mark.parametrize("command", ["train", "detect"])

@@ -8,14 +8,14 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
+from cxralign.errors import run_handler
 from cxralign.text.commands import register
 
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cxralign")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return run_handler(parser.parse_args(argv))
 
 
 @pytest.mark.parametrize("command", ["triplets", "sections", "evaluate-text", "fit-text-calibrator"])
