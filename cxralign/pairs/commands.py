@@ -9,7 +9,6 @@ from pathlib import Path
 
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 
-
 PAIRS_READS = ("images", "sections", "triplets", "boxes")
 """What ``pairs`` needs, in the order the commands make it: ``write_pairs`` reads images,
 triplets (``sentences`` come with them) and boxes; ``sections`` must precede ``triplets``, so a

@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from cxralign.errors import run_handler
 from cxralign.anatomy.atlas import atlas_boxes
 from cxralign.anatomy.commands import register
 from cxralign.anatomy.dataset import load_image
 from cxralign.anatomy.detector import load_detector
 from cxralign.anatomy.geometry import clip_box, content_extent
+from cxralign.errors import run_handler
 from cxralign.vocabulary import REGIONS
 
 WIDE = "covid_lung_boxes/images/1-s2.0-S1341321X20301124-gr3_lrg-c.png"  # 907 x 689
