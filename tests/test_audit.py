@@ -28,16 +28,15 @@ def materialized(tmp_path_factory):
     """The whole per-batch chain, in process, on a 4-study phantom batch."""
     import dagster as dg
 
-    from assets.batches import BATCHES
-    from assets.resources import CatalogResource
-    from workflows.checks import ASSET_CHECKS
-    from workflows.definitions import ASSETS
+    from cxralign_pipeline.definitions import defs as location
+    from cxralign_pipeline.lib.partitions import BATCHES
+    from cxralign_pipeline.lib.resources import CatalogResource
 
     data_dir = tmp_path_factory.mktemp("audit")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(BATCHES.name, [BATCH])
     result = dg.materialize(
-        [*ASSETS, *ASSET_CHECKS], selection=CHAIN, partition_key=BATCH, instance=instance,
+        [*location.assets, *location.asset_checks], selection=CHAIN, partition_key=BATCH, instance=instance,
         resources={"catalog": CatalogResource(data_dir=str(data_dir))},
         run_config={"ops": {
             "incoming_studies": {"config": {"studies": 4, "seed": 2, "workers": 1}},

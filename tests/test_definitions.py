@@ -8,16 +8,18 @@ import dagster as dg
 import pytest
 from dagster._core.errors import DagsterMaxRetriesExceededError
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images, embedded_batch_name, incoming_studies
-from assets.lineage import TRANSIENT_RETRY
-from assets.resources import CatalogResource
 from cxralign.synthetic.settings import SynthesisSettings
-from workflows import schedules
-from workflows.definitions import defs
-from workflows.jobs import BATCH_ASSETS
+from cxralign_pipeline.definitions import defs
+from cxralign_pipeline.defs.io.assets import dicom_images, embedded_batch_name, incoming_studies
+from cxralign_pipeline.defs.jobs import BATCH_SELECTION
+from cxralign_pipeline.defs.train import schedules
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY
 
 INGESTION = [incoming_studies, dicom_images]
+BATCH_ASSETS = {"dicom_images", "report_sections", "report_sentences", "report_triplets",
+                "anatomy_boxes", "region_sentence_pairs"}
 
 
 def materialize_ingestion(data_dir, studies: int = 6, partition: str | None = None) -> dg.ExecuteInProcessResult:
@@ -50,13 +52,12 @@ def test_definitions_load_with_every_stage_asset():
 
 def test_batch_assets_are_partitioned_and_retried_with_backoff():
     graph = defs.resolve_asset_graph()
-    for asset in BATCH_ASSETS:
-        assert graph.get(asset.key).partitions_def == BATCHES
-    for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        if node.is_materializable and key.path[0] in {a.key.path[0] for a in [*BATCH_ASSETS, incoming_studies]}:
-            policy = defs.resolve_assets_def(key).op.retry_policy
-            assert policy == TRANSIENT_RETRY and policy.backoff == dg.Backoff.EXPONENTIAL
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def == BATCHES}
+    assert partitioned == BATCH_ASSETS
+    assert {k.to_user_string() for k in BATCH_SELECTION.resolve(graph)} == BATCH_ASSETS
+    for name in [*BATCH_ASSETS, "incoming_studies"]:
+        policy = defs.resolve_assets_def(name).op.retry_policy
+        assert policy == TRANSIENT_RETRY and policy.backoff == dg.Backoff.EXPONENTIAL
     assert graph.get(incoming_studies.key).partitions_def is None
 
 

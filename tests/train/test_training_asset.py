@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import CatalogResource
-from assets.training import pretrained_model
+from cxralign_pipeline.defs.train.assets import pretrained_model
+from cxralign_pipeline.lib.resources import CatalogResource
 
 
 def test_pretrained_model_asset_trains_every_recipe_and_seed_through_pipes(tiny):

@@ -1,7 +1,7 @@
 """Training stage: the pre-trained image-text models (primary recipe and baselines, each seed).
 
 Each run is a separate process launched through Dagster Pipes (``python -m
-workflows.pipes_pretrain``, or torchrun with ``nproc_per_node`` > 1), so training can move to a
+cxralign_pipeline.defs.train.pipes``, or torchrun with ``nproc_per_node`` > 1), so training can move to a
 GPU node or cluster without touching this asset; the process streams its progress to the run's log
 and reports its model directory back. Training reads every partition of the catalog.
 """
@@ -13,14 +13,15 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
-from assets.metadata import png_markdown
-from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
 from cxralign.train.runs import model_dir, pretrain_command
 from cxralign.train.settings import PretrainSettings
+from cxralign_pipeline.defs.train import pipes
+from cxralign_pipeline.lib.metadata import png_markdown
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
 
 
 class PretrainConfig(PretrainSettings, dg.Config):
@@ -28,7 +29,7 @@ class PretrainConfig(PretrainSettings, dg.Config):
     ``cxralign.train.settings.PretrainSettings``."""
 
 
-PIPES_ENTRY_POINT = ("workflows.pipes_pretrain",)
+PIPES_ENTRY_POINT = (pipes.__name__,)
 """The process each run executes: the ``pretrain`` command wrapped to talk Dagster Pipes."""
 
 # What a run reads, per partition, and the asset that wrote it (for the lineage chain).
@@ -50,7 +51,7 @@ def training_upstreams(store: Catalog) -> list[Upstream]:
     ]
 
 
-@dg.asset(group_name="training", deps=[dg.AssetKey("region_sentence_pairs")],
+@dg.asset(group_name="train", deps=[dg.AssetKey("region_sentence_pairs")],
           kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
 def pretrained_model(
     context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource

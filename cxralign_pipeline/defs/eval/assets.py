@@ -7,12 +7,12 @@ import dagster as dg
 from PIL import Image
 from pydantic import Field
 
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
-from assets.metadata import png_markdown
-from assets.resources import CatalogResource
 from cxralign.eval.report import METRICS_TABLE, write_report
 from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
 from cxralign.eval.settings import EvaluationSettings
+from cxralign_pipeline.lib.metadata import png_markdown
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
 
 REPORT_SUBDIR = "reports/evaluation"
 READ_TABLES = {"images": "dicom_images", "sections": "report_sections",
@@ -30,7 +30,7 @@ class EvaluationConfig(EvaluationSettings, dg.Config):
 
 
 @dg.asset(
-    group_name="evaluation", deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
+    group_name="eval", deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
     retry_policy=TRANSIENT_RETRY,
 )
 def downstream_evaluation(

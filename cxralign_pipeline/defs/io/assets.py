@@ -5,15 +5,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.batches import BATCHES, EMBEDDED_BATCH_PREFIX
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import image_grid, png_markdown, table_preview
-from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog
 from cxralign.io.ingest import IngestSettings, ingest
 from cxralign.io.staging import ARRAYS_DIR, open_staged
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
+from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_preview
+from cxralign_pipeline.lib.partitions import BATCHES, EMBEDDED_BATCH_PREFIX
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 INGESTED_TABLES = ("images", "reports", "rejected_inputs")
 
@@ -43,7 +43,7 @@ def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
     return catalog.root / "staged" / ARRAYS_DIR / batch
 
 
-@dg.asset(group_name="ingestion", kinds={"python", "dicom"}, retry_policy=TRANSIENT_RETRY)
+@dg.asset(group_name="io", kinds={"python", "dicom"}, retry_policy=TRANSIENT_RETRY)
 def incoming_studies(
     context: dg.AssetExecutionContext, config: EmbeddedDatasetConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -93,7 +93,7 @@ def incoming_studies(
 
 
 @dg.asset(
-    group_name="ingestion", deps=[incoming_studies], partitions_def=BATCHES,
+    group_name="io", deps=[incoming_studies], partitions_def=BATCHES,
     kinds={"python", "duckdb", "parquet"}, retry_policy=TRANSIENT_RETRY,
 )
 def dicom_images(

@@ -8,20 +8,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from assets.anatomy import anatomy_boxes
-from assets.batches import BATCHES
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import png_markdown, table_preview, value_counts
-from assets.resources import CatalogResource
-from assets.text import report_triplets
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
 from cxralign.pairs import draw_pairs
 from cxralign.pairs.partitions import write_pairs
+from cxralign_pipeline.defs.anatomy.assets import anatomy_boxes
+from cxralign_pipeline.defs.text.assets import report_triplets
+from cxralign_pipeline.lib.metadata import png_markdown, table_preview, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 
 @dg.asset(
-    group_name="alignment", deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
+    group_name="pairs", deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
     kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
 )
 def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:

@@ -7,11 +7,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images, staged_arrays_dir
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import image_grid, png_markdown, value_counts
-from assets.resources import CatalogResource
 from cxralign.anatomy.draw import draw_boxes
 from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
@@ -19,6 +14,11 @@ from cxralign.anatomy.sources import TrainingSource, coco_source, imagenome_sour
 from cxralign.anatomy.train import train_detector
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
+from cxralign_pipeline.defs.io.assets import dicom_images, staged_arrays_dir
+from cxralign_pipeline.lib.metadata import image_grid, png_markdown, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 MODEL_SUBDIR = "models/anatomy"
 

@@ -17,8 +17,8 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel
 
-from assets.batches import EMBEDDED_BATCH_PREFIX
 from cxralign.lineage.dvc import commit_stages
+from cxralign_pipeline.lib.partitions import EMBEDDED_BATCH_PREFIX
 from cxralign.lineage.records import (
     InputRef,
     LineageRecord,

@@ -10,11 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import table_preview, value_counts
-from assets.resources import CatalogResource
+from cxralign_pipeline.defs.io.assets import dicom_images
+from cxralign_pipeline.lib.metadata import table_preview, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
 from cxralign.text.partitions import (
     rejected_partition,
     write_sections,
