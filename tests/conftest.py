@@ -48,8 +48,8 @@ def materialize_pipeline():
     import dagster as dg
 
     from cxralign_pipeline.definitions import defs as location
+    from cxralign_pipeline.defs.resources import local_resources
     from cxralign_pipeline.lib.partitions import BATCHES
-    from cxralign_pipeline.lib.resources import CatalogResource
 
     def run(data_dir: Path, selection: list[str], ops_config: dict, partition: str | None = None,
             instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
@@ -59,7 +59,7 @@ def materialize_pipeline():
         return dg.materialize(
             [*location.assets, *location.asset_checks],
             selection=selection,
-            resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            resources=local_resources(str(data_dir)),
             run_config={"ops": {op: {"config": config} for op, config in ops_config.items()}},
             partition_key=partition,
             instance=instance,

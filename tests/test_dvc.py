@@ -289,7 +289,7 @@ def test_a_dagster_run_leaves_dvc_status_clean_and_the_same_bytes(
 
     from cxralign_pipeline.definitions import defs as location
     from cxralign_pipeline.defs.io.assets import embedded_batch_name
-    from cxralign_pipeline.lib.resources import CatalogResource
+    from cxralign_pipeline.defs.resources import local_resources
     from cxralign_pipeline.lib.resources import against_data_dir
 
     monkeypatch.setenv(DVC_ENV_VAR, str(dvc))
@@ -300,7 +300,7 @@ def test_a_dagster_run_leaves_dvc_status_clean_and_the_same_bytes(
     with dg.instance_for_test() as instance:
         setup = dg.materialize(
             [*location.assets, *location.asset_checks], selection=["incoming_studies", "anatomy_detector"],
-            instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            instance=instance, resources=local_resources(str(data_dir)),
             run_config={"ops": setup_config},
         )
         assert setup.success

@@ -16,10 +16,10 @@ from cxralign_pipeline.definitions import defs as location
 from cxralign_pipeline.defs.io.assets import embedded_batch_name
 from cxralign_pipeline.defs.io.sensors import incoming_batch_sensor
 from cxralign_pipeline.defs.jobs import BATCH_SELECTION
+from cxralign_pipeline.defs.resources import local_resources
 from cxralign_pipeline.defs.train.schedules import MODEL_KEY, retrain_schedule
 from cxralign_pipeline.lib.partitions import BATCHES
-from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.resources import against_data_dir
+from cxralign_pipeline.lib.resources import CatalogResource, against_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def pipeline(tmp_path_factory):
     with dg.instance_for_test() as instance:
         setup = dg.materialize(
             [*location.assets, *location.asset_checks], selection=["incoming_studies", "anatomy_detector"],
-            instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            instance=instance, resources=local_resources(str(data_dir)),
             run_config={"ops": {
                 "incoming_studies": {"config": FIRST.model_dump()},
                 "anatomy_detector": {"config": TINY_DETECTOR},

@@ -1,9 +1,9 @@
 """Training stage: the pre-trained image-text models (primary recipe and baselines, each seed).
 
 Each run is a separate process launched through Dagster Pipes (``python -m
-cxralign_pipeline.defs.train.pipes``, or torchrun with ``nproc_per_node`` > 1), so training can move to a
-GPU node or cluster without touching this asset; the process streams its progress to the run's log
-and reports its model directory back. Training reads every partition of the catalog.
+cxralign_pipeline.defs.train.pipes``, or torchrun with ``nproc_per_node`` > 1) by the
+``training_launcher`` resource: a subprocess locally, a GPU pod in production; the process
+streams its progress to the run's log and reports its model directory back. Training reads every partition of the catalog.
 """
 
 import json
@@ -19,6 +19,7 @@ from cxralign.train.plots import loss_curves
 from cxralign.train.runs import model_dir, pretrain_command
 from cxralign.train.settings import PretrainSettings
 from cxralign_pipeline.defs.train import pipes
+from cxralign_pipeline.defs.train.launchers import TrainingLauncher
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
 from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
@@ -54,7 +55,8 @@ def training_upstreams(store: Catalog) -> list[Upstream]:
 @dg.asset(group_name="train", deps=[dg.AssetKey("region_sentence_pairs")],
           kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
 def pretrained_model(
-    context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource
+    context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource,
+    training_launcher: TrainingLauncher,
 ) -> dg.MaterializeResult:
     """One model directory per recipe and seed under ``data/models/pretrain/<recipe>/
     seed-<k>/`` (weights, ``training_log.parquet``, ``run.json``), trained on all partitions."""
@@ -62,9 +64,9 @@ def pretrained_model(
     settings = PretrainSettings.model_validate(config.model_dump())
 
     def work() -> StepOutcome:
-        client = dg.PipesSubprocessClient()
         runs: list[dict] = []
-        with tempfile.TemporaryDirectory() as scratch:
+        # Inside the data directory: a training pod sees it on the shared volume.
+        with tempfile.TemporaryDirectory(dir=data, prefix=".pretrain-settings-") as scratch:
             settings_file = Path(scratch) / "settings.json"
             settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
             for recipe in settings.recipes():
@@ -74,8 +76,7 @@ def pretrained_model(
                                                nproc_per_node=settings.nproc_per_node,
                                                entry_point=PIPES_ENTRY_POINT)
                     context.log.info(f"training {recipe} seed {seed}: {' '.join(command)}")
-                    invocation = client.run(context=context, command=command)
-                    runs.extend(invocation.get_custom_messages())
+                    runs.extend(training_launcher.launch(context, command))
         return StepOutcome(outputs=[Path(run["model_dir"]) for run in runs],
                            metadata=_metadata(runs))
 
