@@ -15,6 +15,7 @@ from cxralign_pipeline.defs.jobs import BATCH_SELECTION
 from cxralign_pipeline.defs.train import schedules
 from cxralign_pipeline.lib.partitions import BATCHES
 from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import OWNERS, stage_code_version
 from cxralign_pipeline.lib.steps import TRANSIENT_RETRY
 
 INGESTION = [incoming_studies, dicom_images]
@@ -61,6 +62,19 @@ def test_batch_assets_are_partitioned_and_retried_with_backoff():
     assert graph.get(incoming_studies.key).partitions_def is None
 
 
+def test_every_asset_is_grouped_versioned_and_owned_by_its_stage_folder():
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        stage = node.group_name
+        module = defs.resolve_assets_def(key).op.compute_fn.decorated_fn.__module__
+        assert module == f"cxralign_pipeline.defs.{stage}.assets", key
+        assert node.code_version == stage_code_version(stage) and len(node.code_version) == 12
+        assert node.owners == OWNERS and node.tags["cxralign/stage"] == stage
+        assert node.kinds, key
+    assert len({stage_code_version(stage) for stage in ("io", "text", "train")}) == 3
+
+
 def test_retrain_cron_is_weekly_unless_configured(monkeypatch):
     monkeypatch.delenv(schedules.RETRAIN_CRON_ENV, raising=False)
     assert schedules.retrain_cron() == "0 3 * * 1"
@@ -76,6 +90,10 @@ def test_embedded_batch_is_generated_and_ingested(tmp_path):
     assert generated["generated_studies"].value == 6
     ingested = result.asset_materializations_for_node("dicom_images")[0].metadata
     assert ingested["images"].value == 6
+    assert ingested["dagster/row_count"].value == 6
+    columns = {column.name: column.type for column in ingested["dagster/column_schema"].value.columns}
+    assert columns["image_id"] == "string" and "staged_index" in columns
+    assert len(ingested["preview"].value.records) == 5
     assert ingested["rejected"].value == 0
 
     catalog = CatalogResource(data_dir=str(tmp_path)).catalog

@@ -22,7 +22,8 @@ from cxralign_pipeline.defs.train import pipes
 from cxralign_pipeline.defs.train.launchers import TrainingLauncher
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.steps import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, versioned_step
 
 
 class PretrainConfig(PretrainSettings, dg.Config):
@@ -52,8 +53,7 @@ def training_upstreams(store: Catalog) -> list[Upstream]:
     ]
 
 
-@dg.asset(group_name="train", deps=[dg.AssetKey("region_sentence_pairs")],
-          kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
+@dg.asset(**stage_args(__name__), deps=[dg.AssetKey("region_sentence_pairs")], kinds={"pytorch"})
 def pretrained_model(
     context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource,
     training_launcher: TrainingLauncher,
