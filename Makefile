@@ -19,25 +19,27 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export CXRALIGN_DATA_DIR ?= $(CURDIR)/data
+# `dg` runs the project's own environment; naming it keeps dg from warning that none is active.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: demo test ui bench dvc
+.PHONY: demo test ui bench dvc defs
 
-# Real `dagster asset materialize` calls against the project's code location. Partitioned and
-# unpartitioned assets go in separate calls: one run per incoming batch (partition), as the
-# sensor would launch them.
-MATERIALIZE := $(BIN)/dagster asset materialize -f workflows/definitions.py -d .
+# Real `dg launch` calls against the project's code location (cxralign_pipeline, found through
+# [tool.dg] in pyproject.toml). Partitioned and unpartitioned assets go in separate calls: one
+# run per incoming batch (partition), as the sensor would launch them.
+MATERIALIZE := $(BIN)/dg launch
 BATCH_ASSETS := dicom_images,report_sections,report_sentences,report_triplets,anatomy_boxes,region_sentence_pairs
 
 ## demo: build the environment, materialise every asset on the embedded dataset, say where to look
 demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(MATERIALIZE) --select incoming_studies,anatomy_detector
+	$(MATERIALIZE) --assets incoming_studies,anatomy_detector
 	failed=""; \
 	for batch in $$(find "$(CXRALIGN_DATA_DIR)/incoming" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | sort); do \
 	  echo "== batch $$batch"; \
-	  $(MATERIALIZE) --select $(BATCH_ASSETS) --partition "$$batch" || failed="$$failed $$batch"; \
+	  $(MATERIALIZE) --assets $(BATCH_ASSETS) --partition "$$batch" || failed="$$failed $$batch"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "batches that failed (others were processed):$$failed" >&2; exit 1; fi
-	$(MATERIALIZE) --select pretrained_model,downstream_evaluation
+	$(MATERIALIZE) --assets pretrained_model,downstream_evaluation
 	@echo
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""
@@ -51,6 +53,11 @@ test: $(INSTALLED) $(DVC_INSTALLED)
 ## ui: the Dagster webserver and daemon on 127.0.0.1
 ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+## defs: check that the code location loads and list what it defines
+defs: $(INSTALLED)
+	$(BIN)/dg check defs
+	$(BIN)/dg list defs
 
 ## bench: ingestion throughput against MONAI and a plain pydicom loop
 bench: $(INSTALLED)

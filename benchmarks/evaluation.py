@@ -1,6 +1,6 @@
 """The phantom comparison: does ASG beat ConVIRT and the untrained architecture downstream?
 
-Builds a phantom catalog with gold anatomy boxes (``cxralign.synthetic.catalog``; 2,000 studies
+Builds a phantom catalog with gold anatomy boxes (``cxralign_fixtures.phantom_catalog``; 2,000 studies
 by default, enough that 300 steps of 32 pairs do not memorise the training split), pre-trains
 every recipe × seed with ``cxralign pretrain`` at the training defaults
 (:class:`cxralign.train.settings.PretrainSettings`: 64 px, stride-16 map, frozen cached MiniLM,
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.runs import model_dir
+from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
 
 def main() -> int:

@@ -47,10 +47,9 @@ def materialize_pipeline():
     Batch-partitioned assets need ``partition`` (a ``batches`` key, registered here first)."""
     import dagster as dg
 
-    from assets.batches import BATCHES
-    from assets.resources import CatalogResource
-    from workflows.checks import ASSET_CHECKS
-    from workflows.definitions import ASSETS
+    from cxralign_pipeline.definitions import defs as location
+    from cxralign_pipeline.defs.resources import local_resources
+    from cxralign_pipeline.lib.partitions import BATCHES
 
     def run(data_dir: Path, selection: list[str], ops_config: dict, partition: str | None = None,
             instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
@@ -58,9 +57,9 @@ def materialize_pipeline():
         if partition is not None and not instance.has_dynamic_partition(BATCHES.name, partition):
             instance.add_dynamic_partitions(BATCHES.name, [partition])
         return dg.materialize(
-            [*ASSETS, *ASSET_CHECKS],
+            [*location.assets, *location.asset_checks],
             selection=selection,
-            resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            resources=local_resources(str(data_dir)),
             run_config={"ops": {op: {"config": config} for op, config in ops_config.items()}},
             partition_key=partition,
             instance=instance,

@@ -6,7 +6,7 @@ import json
 
 import pyarrow.compute as pc
 
-from assets.resources import CatalogResource
+from cxralign_pipeline.lib.resources import CatalogResource
 
 CHAIN = [
     "incoming_studies", "dicom_images", "report_sections", "report_sentences", "report_triplets",

@@ -28,17 +28,16 @@ def materialized(tmp_path_factory):
     """The whole per-batch chain, in process, on a 4-study phantom batch."""
     import dagster as dg
 
-    from assets.batches import BATCHES
-    from assets.resources import CatalogResource
-    from workflows.checks import ASSET_CHECKS
-    from workflows.definitions import ASSETS
+    from cxralign_pipeline.definitions import defs as location
+    from cxralign_pipeline.defs.resources import local_resources
+    from cxralign_pipeline.lib.partitions import BATCHES
 
     data_dir = tmp_path_factory.mktemp("audit")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(BATCHES.name, [BATCH])
     result = dg.materialize(
-        [*ASSETS, *ASSET_CHECKS], selection=CHAIN, partition_key=BATCH, instance=instance,
-        resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+        [*location.assets, *location.asset_checks], selection=CHAIN, partition_key=BATCH, instance=instance,
+        resources=local_resources(str(data_dir)),
         run_config={"ops": {
             "incoming_studies": {"config": {"studies": 4, "seed": 2, "workers": 1}},
             "dicom_images": {"config": {"workers": 1, "image_size": 64}},

@@ -8,16 +8,19 @@ import dagster as dg
 import pytest
 from dagster._core.errors import DagsterMaxRetriesExceededError
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images, embedded_batch_name, incoming_studies
-from assets.lineage import TRANSIENT_RETRY
-from assets.resources import CatalogResource
 from cxralign.synthetic.settings import SynthesisSettings
-from workflows import schedules
-from workflows.definitions import defs
-from workflows.jobs import BATCH_ASSETS
+from cxralign_pipeline.definitions import defs
+from cxralign_pipeline.defs.io.assets import dicom_images, embedded_batch_name, incoming_studies
+from cxralign_pipeline.defs.jobs import BATCH_SELECTION
+from cxralign_pipeline.defs.train import schedules
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import OWNERS, stage_code_version
+from cxralign_pipeline.lib.steps import TRANSIENT_RETRY
 
 INGESTION = [incoming_studies, dicom_images]
+BATCH_ASSETS = {"dicom_images", "report_sections", "report_sentences", "report_triplets",
+                "anatomy_boxes", "region_sentence_pairs"}
 
 
 def materialize_ingestion(data_dir, studies: int = 6, partition: str | None = None) -> dg.ExecuteInProcessResult:
@@ -50,14 +53,26 @@ def test_definitions_load_with_every_stage_asset():
 
 def test_batch_assets_are_partitioned_and_retried_with_backoff():
     graph = defs.resolve_asset_graph()
-    for asset in BATCH_ASSETS:
-        assert graph.get(asset.key).partitions_def == BATCHES
-    for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        if node.is_materializable and key.path[0] in {a.key.path[0] for a in [*BATCH_ASSETS, incoming_studies]}:
-            policy = defs.resolve_assets_def(key).op.retry_policy
-            assert policy == TRANSIENT_RETRY and policy.backoff == dg.Backoff.EXPONENTIAL
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def == BATCHES}
+    assert partitioned == BATCH_ASSETS
+    assert {k.to_user_string() for k in BATCH_SELECTION.resolve(graph)} == BATCH_ASSETS
+    for name in [*BATCH_ASSETS, "incoming_studies"]:
+        policy = defs.resolve_assets_def(name).op.retry_policy
+        assert policy == TRANSIENT_RETRY and policy.backoff == dg.Backoff.EXPONENTIAL
     assert graph.get(incoming_studies.key).partitions_def is None
+
+
+def test_every_asset_is_grouped_versioned_and_owned_by_its_stage_folder():
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        stage = node.group_name
+        module = defs.resolve_assets_def(key).op.compute_fn.decorated_fn.__module__
+        assert module == f"cxralign_pipeline.defs.{stage}.assets", key
+        assert node.code_version == stage_code_version(stage) and len(node.code_version) == 12
+        assert node.owners == OWNERS and node.tags["cxralign/stage"] == stage
+        assert node.kinds, key
+    assert len({stage_code_version(stage) for stage in ("io", "text", "train")}) == 3
 
 
 def test_retrain_cron_is_weekly_unless_configured(monkeypatch):
@@ -75,6 +90,10 @@ def test_embedded_batch_is_generated_and_ingested(tmp_path):
     assert generated["generated_studies"].value == 6
     ingested = result.asset_materializations_for_node("dicom_images")[0].metadata
     assert ingested["images"].value == 6
+    assert ingested["dagster/row_count"].value == 6
+    columns = {column.name: column.type for column in ingested["dagster/column_schema"].value.columns}
+    assert columns["image_id"] == "string" and "staged_index" in columns
+    assert len(ingested["preview"].value.records) == 5
     assert ingested["rejected"].value == 0
 
     catalog = CatalogResource(data_dir=str(tmp_path)).catalog

@@ -75,7 +75,7 @@ def test_params_equal_the_library_defaults():
 
 
 def test_the_default_batch_name_is_the_one_dagster_generates():
-    from assets.ingestion import embedded_batch_name
+    from cxralign_pipeline.defs.io.assets import embedded_batch_name
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())["synthetic"]
     rendered = (REPO / "dvc.yaml").read_text().replace(
@@ -287,20 +287,20 @@ def test_a_dagster_run_leaves_dvc_status_clean_and_the_same_bytes(
     `dvc status` is clean, and every output has the hash `dvc repro` gave it."""
     import dagster as dg
 
-    from assets.ingestion import embedded_batch_name
-    from assets.resources import CatalogResource
-    from workflows.checks import ASSET_CHECKS
-    from workflows.definitions import ASSETS, build_definitions
+    from cxralign_pipeline.definitions import defs as location
+    from cxralign_pipeline.defs.io.assets import embedded_batch_name
+    from cxralign_pipeline.defs.resources import local_resources
+    from cxralign_pipeline.lib.resources import against_data_dir
 
     monkeypatch.setenv(DVC_ENV_VAR, str(dvc))
     repo = _new_repo(dvc, tmp_path / "repo")
     data_dir = repo / "data"
-    defs = build_definitions(str(data_dir))
+    defs = against_data_dir(location, str(data_dir))
     setup_config, batch_config = _dagster_config()
     with dg.instance_for_test() as instance:
         setup = dg.materialize(
-            [*ASSETS, *ASSET_CHECKS], selection=["incoming_studies", "anatomy_detector"],
-            instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            [*location.assets, *location.asset_checks], selection=["incoming_studies", "anatomy_detector"],
+            instance=instance, resources=local_resources(str(data_dir)),
             run_config={"ops": setup_config},
         )
         assert setup.success

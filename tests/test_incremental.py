@@ -10,16 +10,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.batches import BATCHES
-from assets.ingestion import embedded_batch_name
-from assets.resources import CatalogResource
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
-from workflows.checks import ASSET_CHECKS
-from workflows.definitions import ASSETS, build_definitions
-from workflows.jobs import BATCH_ASSETS
-from workflows.schedules import MODEL_KEY, retrain_schedule
-from workflows.sensors import incoming_batch_sensor
+from cxralign_pipeline.definitions import defs as location
+from cxralign_pipeline.defs.io.assets import embedded_batch_name
+from cxralign_pipeline.defs.io.sensors import incoming_batch_sensor
+from cxralign_pipeline.defs.jobs import BATCH_SELECTION
+from cxralign_pipeline.defs.resources import local_resources
+from cxralign_pipeline.defs.train.schedules import MODEL_KEY, retrain_schedule
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource, against_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -67,11 +67,11 @@ def pipeline(tmp_path_factory):
     """Embedded batch + detector, the first batch through its sensor-requested run, then a
     second batch after the first batch's incoming folder was removed."""
     data_dir = tmp_path_factory.mktemp("incremental")
-    defs = build_definitions(str(data_dir))
+    defs = against_data_dir(location, str(data_dir))
     with dg.instance_for_test() as instance:
         setup = dg.materialize(
-            [*ASSETS, *ASSET_CHECKS], selection=["incoming_studies", "anatomy_detector"],
-            instance=instance, resources={"catalog": CatalogResource(data_dir=str(data_dir))},
+            [*location.assets, *location.asset_checks], selection=["incoming_studies", "anatomy_detector"],
+            instance=instance, resources=local_resources(str(data_dir)),
             run_config={"ops": {
                 "incoming_studies": {"config": FIRST.model_dump()},
                 "anatomy_detector": {"config": TINY_DETECTOR},
@@ -111,7 +111,8 @@ def test_second_run_touches_only_the_second_batch(pipeline):
     materialized = {
         (e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
     }
-    assert materialized == {(a.key.to_user_string(), SECOND) for a in BATCH_ASSETS}
+    batch_assets = BATCH_SELECTION.resolve(location.resolve_asset_graph())
+    assert materialized == {(key.to_user_string(), SECOND) for key in batch_assets}
     first_files = pipeline["first_files"]
     assert len(first_files) >= 8, "images, reports, rejects, arrays, text, boxes, pairs, tags"
     assert staged_files(pipeline["data_dir"], pipeline["first"]) == first_files, "first batch untouched"

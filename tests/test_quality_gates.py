@@ -105,7 +105,7 @@ def test_a_bad_batch_stops_at_its_gate_with_the_expectation_named(tmp_path, mate
 
     rejected = evaluations["rejected_inputs_expectations"]
     assert rejected.passed and not rejected.blocking, "quarantine rows are well-formed"
-    from assets.resources import CatalogResource
+    from cxralign_pipeline.lib.resources import CatalogResource
 
     reasons = set(CatalogResource(data_dir=str(tmp_path)).catalog
                   .read_table("rejected_inputs", [bad.name])["reason"].to_pylist())

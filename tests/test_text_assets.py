@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from assets.ingestion import embedded_batch_name
-from assets.resources import CatalogResource
 from cxralign.synthetic.settings import SynthesisSettings
+from cxralign_pipeline.defs.io.assets import embedded_batch_name
+from cxralign_pipeline.lib.resources import CatalogResource
 
 TEXT_CHAIN = ["incoming_studies", "dicom_images", "report_sections", "report_sentences", "report_triplets"]
 

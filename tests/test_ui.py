@@ -179,7 +179,7 @@ def wait_for_run(server: Webserver, run_id: str) -> str:
 
 def the_chain() -> tuple[list[str], dict[str, list[str]]]:
     """Every materialisable asset of the code location and the checks on each."""
-    from workflows.definitions import defs
+    from cxralign_pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()
     assets = sorted(key.to_user_string() for key in graph.materializable_asset_keys)

@@ -6,7 +6,7 @@ image) and ``ground_truth/findings.parquet`` (every drawn lesion) inside the bat
 generates; the catalog keeps no link to it. The reader looks, for every ``images`` partition
 (= incoming batch) evaluated, in ``<data>/incoming/<partition>/ground_truth`` (the pipeline's
 layout), then in ``<data>/incoming/ground_truth`` and ``<data>/../incoming/ground_truth`` (the
-layout of ``cxralign.synthetic.catalog.build_phantom_catalog``: one batch beside ``data/``), or
+layout of ``cxralign_fixtures.phantom_catalog``: one batch beside ``data/``), or
 only in the folders given explicitly (``EvaluationSettings.ground_truth_dirs``).
 
 How rows are joined. The phantom keys an image by its SOPInstanceUID; ingestion names it

@@ -26,7 +26,7 @@ def pretrain_command(data: Path, out: Path, recipe: str, seed: int, *, settings_
     """The argv of one run: ``python -m <entry_point> <pretrain arguments>``, or torchrun with
     ``nproc_per_node`` processes. ``entry_point`` is a module followed by its leading arguments:
     the ``pretrain`` command by default; an orchestrator passes its own wrapper (the Dagster
-    asset: ``workflows.pipes_pretrain``), which takes the same arguments."""
+    asset: ``cxralign_pipeline.defs.train.pipes``), which takes the same arguments."""
     module, *leading = entry_point
     arguments = [*leading, "--recipe", recipe, "--seed", str(seed), "--settings",
                  str(settings_file), "--data", str(data), "--out", str(out)]

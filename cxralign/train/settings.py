@@ -1,5 +1,6 @@
 """Pre-training configuration: one source of truth for the CLI, the library and the Dagster
-asset config (``assets/training.py`` subclasses :class:`PretrainSettings`; plain field types only).
+asset config (``cxralign_pipeline/defs/train/assets.py`` subclasses :class:`PretrainSettings`;
+plain field types only).
 
 What is *trained* (encoders, projection sizes, loss terms and weights) is the recipe's business
 (:mod:`cxralign.models.recipes`); this class holds how it is trained: data, optimisation,

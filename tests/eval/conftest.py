@@ -7,7 +7,7 @@ from eval_fixtures import DEID_KEY
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign.synthetic.catalog import build_phantom_catalog
+from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
 STUDIES = 30
 IMAGE_SIZE = 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assets.evaluation import EvaluationConfig
+from cxralign_pipeline.defs.eval.assets import EvaluationConfig
 
 
 def test_asset_writes_report_and_metadata(eval_catalog, eval_models, materialize_pipeline,

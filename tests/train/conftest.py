@@ -13,8 +13,8 @@ import pytest
 from cxralign.io.catalog import Catalog
 from cxralign.io.ingest import IngestSettings
 from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign.synthetic.catalog import build_phantom_catalog
 from cxralign.train.settings import PretrainSettings
+from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
 STUDIES = 40
 STAGED_SIZE = 64

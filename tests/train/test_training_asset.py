@@ -8,15 +8,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import CatalogResource
-from assets.training import pretrained_model
+from cxralign_pipeline.defs.resources import local_resources
+from cxralign_pipeline.defs.train.assets import pretrained_model
 
 
 def test_pretrained_model_asset_trains_every_recipe_and_seed_through_pipes(tiny):
     config = tiny.settings(steps=2, recipe="asg", baseline_recipes=["convirt"], seeds=[3],
                            checkpoint_every=100).model_dump()
     result = dg.materialize([pretrained_model],
-                            resources={"catalog": CatalogResource(data_dir=str(tiny.data))},
+                            resources=local_resources(str(tiny.data)),
                             run_config={"ops": {"pretrained_model": {"config": config}}})
     assert result.success
     materialization = result.asset_materializations_for_node("pretrained_model")[0]

@@ -17,10 +17,10 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel
 
-from assets.batches import EMBEDDED_BATCH_PREFIX
 from cxralign.lineage.dvc import commit_stages
 from cxralign.lineage.records import latest_record, unchanged_since, utc_now
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
+from cxralign_pipeline.lib.partitions import EMBEDDED_BATCH_PREFIX
 
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=2, delay=1.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

@@ -1,4 +1,5 @@
-"""Great-expectations suites as Dagster asset checks between stages.
+"""The factory every stage's ``checks.py`` uses: a great-expectations suite as a Dagster asset
+check between stages.
 
 A blocking check that fails stops the assets downstream of the checked one in the same run, so
 a bad batch cannot reach training. Each failure is named in the check's description and
@@ -10,14 +11,12 @@ materialised (one batch), never the whole table: an old bad batch cannot fail a 
 """
 
 import warnings
-from collections.abc import Sequence
 
 import dagster as dg
 
-from assets import anatomy, evaluation, ingestion, pairs, text, training
-from assets.resources import CatalogResource
 from cxralign.quality import SUITES, DataDocsSite, QualityReport, validate_table
 from cxralign.quality.tables import gated_tables, suite_for
+from cxralign_pipeline.lib.resources import CatalogResource
 
 
 def _run_partitions(context: dg.AssetCheckExecutionContext) -> list[str] | None:
@@ -102,21 +101,3 @@ def expectations_check(
             return _summary(reports, site)
 
     return _check
-
-
-GATES: Sequence[tuple[dg.AssetsDefinition, str, bool]] = (
-    # (asset, table, blocking): blocking where the next stage reads the table.
-    (ingestion.dicom_images, "images", True),
-    (ingestion.dicom_images, "reports", True),
-    (ingestion.dicom_images, "rejected_inputs", False),
-    (text.report_sections, "sections", True),
-    (text.report_sentences, "sentences", True),
-    (text.report_triplets, "triplets", True),
-    (anatomy.anatomy_boxes, "boxes", True),
-    (pairs.region_sentence_pairs, "pairs", True),
-    (training.pretrained_model, "training_log", True),
-    # The last stage: nothing downstream to stop, so a failure warns.
-    (evaluation.downstream_evaluation, "evaluation_metrics", False),
-)
-
-ASSET_CHECKS = [expectations_check(asset, table, blocking) for asset, table, blocking in GATES]

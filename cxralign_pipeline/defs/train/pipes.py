@@ -1,5 +1,5 @@
-"""The Dagster Pipes side of a pre-training run: ``python -m workflows.pipes_pretrain <pretrain
-arguments>``, the process the ``pretrained_model`` asset launches (alone or under torchrun).
+"""The Dagster Pipes side of a pre-training run: ``python -m cxralign_pipeline.defs.train.pipes
+<pretrain arguments>``, the process the ``pretrained_model`` asset launches (alone or under torchrun).
 
 The run is the library's ``pretrain`` command; this entry point only routes its progress to the
 orchestrator that launched it: each progress row becomes a Pipes log line (step, loss terms,
@@ -23,7 +23,7 @@ from cxralign.train.commands import add_pretrain_arguments, is_main_process, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.pipes_pretrain")
+    parser = argparse.ArgumentParser(prog="python -m cxralign_pipeline.defs.train.pipes")
     add_pretrain_arguments(parser)
     args = parser.parse_args(argv)
     if not is_main_process():

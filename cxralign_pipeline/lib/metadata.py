@@ -10,16 +10,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 
+PREVIEW_CELL = 60
+"""Characters of a preview cell (report sentences are longer)."""
 
-def table_preview(table: pa.Table, rows: int = 5, columns: Sequence[str] | None = None) -> dg.MetadataValue:
-    """The first rows of a table as Markdown (strings shortened so the page stays readable)."""
+
+def table_metadata(table: pa.Table, rows: int = 5, columns: Sequence[str] | None = None
+                   ) -> dict[str, dg.MetadataValue]:
+    """Dagster's own table metadata: ``dagster/row_count``, ``dagster/column_schema`` (every
+    column with its Arrow type) and ``preview``, the first rows as a table the UI renders
+    (cells shortened so the page stays readable)."""
     chosen = list(columns) if columns else table.column_names
+    schema = dg.TableSchema(columns=[dg.TableColumn(field.name, str(field.type)) for field in table.schema])
     head = table.select(chosen).slice(0, rows).to_pylist()
-    lines = ["| " + " | ".join(chosen) + " |", "|" + "---|" * len(chosen)]
-    for row in head:
-        cells = [str(row[name])[:40].replace("|", "\\|") for name in chosen]
-        lines.append("| " + " | ".join(cells) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+    records = [dg.TableRecord({name: str(row[name])[:PREVIEW_CELL] for name in chosen}) for row in head]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(table.num_rows),
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        "preview": dg.MetadataValue.table(records, dg.TableSchema(columns=[dg.TableColumn(name) for name in chosen])),
+    }
 
 
 def value_counts(table: pa.Table, column: str) -> dg.MetadataValue:

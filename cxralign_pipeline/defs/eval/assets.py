@@ -7,12 +7,13 @@ import dagster as dg
 from PIL import Image
 from pydantic import Field
 
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, versioned_step
-from assets.metadata import png_markdown
-from assets.resources import CatalogResource
 from cxralign.eval.report import METRICS_TABLE, write_report
 from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
 from cxralign.eval.settings import EvaluationSettings
+from cxralign_pipeline.lib.metadata import png_markdown
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, versioned_step
 
 REPORT_SUBDIR = "reports/evaluation"
 READ_TABLES = {"images": "dicom_images", "sections": "report_sections",
@@ -30,8 +31,7 @@ class EvaluationConfig(EvaluationSettings, dg.Config):
 
 
 @dg.asset(
-    group_name="evaluation", deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
-    retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
 )
 def downstream_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.batches import BATCHES
-from assets.pairs import region_sentence_pairs
-from workflows.jobs import retrain_job
+from cxralign_pipeline.defs.jobs import retrain_job
+from cxralign_pipeline.defs.pairs.assets import region_sentence_pairs
+from cxralign_pipeline.lib.partitions import BATCHES
 
 RETRAIN_CRON_ENV = "CXRALIGN_RETRAIN_CRON"
 DEFAULT_RETRAIN_CRON = "0 3 * * 1"

@@ -7,11 +7,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images, staged_arrays_dir
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import image_grid, png_markdown, value_counts
-from assets.resources import CatalogResource
 from cxralign.anatomy.draw import draw_boxes
 from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
@@ -19,6 +14,12 @@ from cxralign.anatomy.sources import TrainingSource, coco_source, imagenome_sour
 from cxralign.anatomy.train import train_detector
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
+from cxralign_pipeline.defs.io.assets import dicom_images, staged_arrays_dir
+from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 MODEL_SUBDIR = "models/anatomy"
 
@@ -51,7 +52,7 @@ def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
     return sources
 
 
-@dg.asset(group_name="anatomy", kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
+@dg.asset(**stage_args(__name__), kinds={"pytorch"})
 def anatomy_detector(
     context: dg.AssetExecutionContext, config: AnatomyDetectorConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -69,8 +70,8 @@ def anatomy_detector(
 
 
 @dg.asset(
-    group_name="anatomy", deps=[dicom_images, anatomy_detector], partitions_def=BATCHES,
-    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[dicom_images, anatomy_detector], partitions_def=BATCHES,
+    kinds={"python", "parquet"},
 )
 def anatomy_boxes(
     context: dg.AssetExecutionContext, config: AnatomyBoxesConfig, catalog: CatalogResource
@@ -90,6 +91,7 @@ def anatomy_boxes(
         metadata: dict[str, dg.RawMetadataValue] = {
             "images": pc.count_distinct(boxes["image_id"]).as_py(),
             "boxes": boxes.num_rows,
+            **table_metadata(boxes, columns=["image_id", "region", "x1", "y1", "x2", "y2", "source"]),
         }
         if boxes.num_rows:
             metadata |= {"by_source": value_counts(boxes, "source"), "examples": _examples(store, images, boxes)}

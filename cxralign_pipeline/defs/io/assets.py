@@ -5,15 +5,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.batches import BATCHES, EMBEDDED_BATCH_PREFIX
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import image_grid, png_markdown, table_preview
-from assets.resources import CatalogResource
 from cxralign.io.catalog import Catalog
 from cxralign.io.ingest import IngestSettings, ingest
 from cxralign.io.staging import ARRAYS_DIR, open_staged
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
+from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata
+from cxralign_pipeline.lib.partitions import BATCHES, EMBEDDED_BATCH_PREFIX
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 INGESTED_TABLES = ("images", "reports", "rejected_inputs")
 
@@ -43,7 +44,7 @@ def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
     return catalog.root / "staged" / ARRAYS_DIR / batch
 
 
-@dg.asset(group_name="ingestion", kinds={"python", "dicom"}, retry_policy=TRANSIENT_RETRY)
+@dg.asset(**stage_args(__name__), kinds={"python", "dicom"})
 def incoming_studies(
     context: dg.AssetExecutionContext, config: EmbeddedDatasetConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -93,8 +94,8 @@ def incoming_studies(
 
 
 @dg.asset(
-    group_name="ingestion", deps=[incoming_studies], partitions_def=BATCHES,
-    kinds={"python", "duckdb", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[incoming_studies], partitions_def=BATCHES,
+    kinds={"python", "duckdb", "parquet"},
 )
 def dicom_images(
     context: dg.AssetExecutionContext, config: DicomImagesConfig, catalog: CatalogResource
@@ -129,7 +130,7 @@ def dicom_images(
         }
         if summary.images:
             images = store.read_table("images", [batch])
-            metadata["preview"] = table_preview(
+            metadata |= table_metadata(
                 images, columns=["image_id", "study_id", "modality", "photometric", "bits_stored",
                                  "rows", "columns", "split"],
             )

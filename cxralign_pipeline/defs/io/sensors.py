@@ -9,10 +9,10 @@ to ``.name`` then rename) and are ignored until renamed.
 
 import dagster as dg
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images, incoming_batches
-from assets.resources import CatalogResource
-from workflows.jobs import process_batch_job
+from cxralign_pipeline.defs.io.assets import dicom_images, incoming_batches
+from cxralign_pipeline.defs.jobs import process_batch_job
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
 
 SENSOR_INTERVAL_SECONDS = 60
 

@@ -1,9 +1,9 @@
 """Training stage: the pre-trained image-text models (primary recipe and baselines, each seed).
 
 Each run is a separate process launched through Dagster Pipes (``python -m
-workflows.pipes_pretrain``, or torchrun with ``nproc_per_node`` > 1), so training can move to a
-GPU node or cluster without touching this asset; the process streams its progress to the run's log
-and reports its model directory back. Training reads every partition of the catalog.
+cxralign_pipeline.defs.train.pipes``, or torchrun with ``nproc_per_node`` > 1) by the
+``training_launcher`` resource: a subprocess locally, a GPU pod in production; the process
+streams its progress to the run's log and reports its model directory back. Training reads every partition of the catalog.
 """
 
 import json
@@ -13,14 +13,17 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, versioned_step
-from assets.metadata import png_markdown
-from assets.resources import CatalogResource
 from cxralign.train.lineage import training_upstreams
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
 from cxralign.train.runs import model_dir, pretrain_command
 from cxralign.train.settings import PretrainSettings
+from cxralign_pipeline.defs.train import pipes
+from cxralign_pipeline.defs.train.launchers import TrainingLauncher
+from cxralign_pipeline.lib.metadata import png_markdown
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, versioned_step
 
 
 class PretrainConfig(PretrainSettings, dg.Config):
@@ -28,13 +31,13 @@ class PretrainConfig(PretrainSettings, dg.Config):
     ``cxralign.train.settings.PretrainSettings``."""
 
 
-PIPES_ENTRY_POINT = ("workflows.pipes_pretrain",)
+PIPES_ENTRY_POINT = (pipes.__name__,)
 """The process each run executes: the ``pretrain`` command wrapped to talk Dagster Pipes."""
 
-@dg.asset(group_name="training", deps=[dg.AssetKey("region_sentence_pairs")],
-          kinds={"pytorch"}, retry_policy=TRANSIENT_RETRY)
+@dg.asset(**stage_args(__name__), deps=[dg.AssetKey("region_sentence_pairs")], kinds={"pytorch"})
 def pretrained_model(
-    context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource
+    context: dg.AssetExecutionContext, config: PretrainConfig, catalog: CatalogResource,
+    training_launcher: TrainingLauncher,
 ) -> dg.MaterializeResult:
     """One model directory per recipe and seed under ``data/models/pretrain/<recipe>/
     seed-<k>/`` (weights, ``training_log.parquet``, ``run.json``), trained on all partitions."""
@@ -42,9 +45,9 @@ def pretrained_model(
     settings = PretrainSettings.model_validate(config.model_dump())
 
     def work() -> StepOutcome:
-        client = dg.PipesSubprocessClient()
         runs: list[dict] = []
-        with tempfile.TemporaryDirectory() as scratch:
+        # Inside the data directory: a training pod sees it on the shared volume.
+        with tempfile.TemporaryDirectory(dir=data, prefix=".pretrain-settings-") as scratch:
             settings_file = Path(scratch) / "settings.json"
             settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
             for recipe in settings.recipes():
@@ -54,8 +57,7 @@ def pretrained_model(
                                                nproc_per_node=settings.nproc_per_node,
                                                entry_point=PIPES_ENTRY_POINT)
                     context.log.info(f"training {recipe} seed {seed}: {' '.join(command)}")
-                    invocation = client.run(context=context, command=command)
-                    runs.extend(invocation.get_custom_messages())
+                    runs.extend(training_launcher.launch(context, command))
         return StepOutcome(outputs=[Path(run["model_dir"]) for run in runs],
                            metadata=_metadata(runs))
 

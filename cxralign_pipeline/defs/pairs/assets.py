@@ -8,21 +8,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from assets.anatomy import anatomy_boxes
-from assets.batches import BATCHES
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import png_markdown, table_preview, value_counts
-from assets.resources import CatalogResource
-from assets.text import report_triplets
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
 from cxralign.pairs import draw_pairs
 from cxralign.pairs.partitions import write_pairs
+from cxralign_pipeline.defs.anatomy.assets import anatomy_boxes
+from cxralign_pipeline.defs.text.assets import report_triplets
+from cxralign_pipeline.lib.metadata import png_markdown, table_metadata, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 
 @dg.asset(
-    group_name="alignment", deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
-    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
+    kinds={"python", "parquet"},
 )
 def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     """``pairs``: each report sentence of one batch linked to the anatomical boxes it talks about
@@ -36,12 +37,13 @@ def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogRes
         pairs, tags = write_pairs(store, batch)
         written = [store.partition_path("pairs", batch), store.partition_path("study_tags", batch)]
         tables = {name: store.read_table(name, [batch]) for name in ("images", "sentences")}
-        metadata: dict[str, dg.RawMetadataValue] = {"pairs": pairs.num_rows, "studies_with_tags": tags.num_rows}
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "pairs": pairs.num_rows, "studies_with_tags": tags.num_rows,
+            **table_metadata(pairs, rows=6, columns=["pair_kind", "region", "member_regions",
+                                                     "sentence_indices", "findings"]),
+        }
         if pairs.num_rows:
             metadata["by_kind"] = value_counts(pairs, "pair_kind")
-            metadata["preview"] = table_preview(
-                pairs, rows=6, columns=["pair_kind", "region", "member_regions", "sentence_indices", "findings"]
-            )
             metadata["example"] = _example_picture(store, pairs, tables["images"], tables["sentences"])
         rows = {name: pq.read_metadata(path).num_rows for name, path in read.items()}
         return StepOutcome(written, metadata, rows)

@@ -10,11 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.batches import BATCHES
-from assets.ingestion import dicom_images
-from assets.lineage import TRANSIENT_RETRY, StepOutcome, Upstream, dvc_stages_for, versioned_step
-from assets.metadata import table_preview, value_counts
-from assets.resources import CatalogResource
+from cxralign_pipeline.defs.io.assets import dicom_images
+from cxralign_pipeline.lib.metadata import table_metadata, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 from cxralign.text.partitions import (
     rejected_partition,
     write_sections,
@@ -30,8 +31,8 @@ class ReportTripletsConfig(TextSettings, dg.Config):
 
 
 @dg.asset(
-    group_name="text", deps=[dicom_images], partitions_def=BATCHES,
-    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[dicom_images], partitions_def=BATCHES,
+    kinds={"python", "parquet"},
 )
 def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     """Findings, impression, indication, comparison, history and technique of every report.
@@ -51,9 +52,8 @@ def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource)
         metadata: dict[str, dg.RawMetadataValue] = {
             "studies": sections.num_rows, "rejected": rejects.num_rows,
             "without_headings": sections.column("has_headings").to_pylist().count(False),
+            **table_metadata(sections, columns=["study_id", "findings", "impression"]),
         }
-        if sections.num_rows:
-            metadata["preview"] = table_preview(sections, columns=["study_id", "findings", "impression"])
         read = {"reports": sections.num_rows + rejects.num_rows}
         return StepOutcome(written, metadata, read, {"reports": rejects.num_rows})
 
@@ -64,8 +64,8 @@ def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource)
 
 
 @dg.asset(
-    group_name="text", deps=[report_sections], partitions_def=BATCHES,
-    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[report_sections], partitions_def=BATCHES,
+    kinds={"python", "parquet"},
 )
 def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     """One row per sentence of the findings and impression, with character offsets."""
@@ -75,9 +75,10 @@ def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource
     def work() -> StepOutcome:
         table = write_sentences(store, batch)
         written = [store.partition_path("sentences", batch)]
-        metadata: dict[str, dg.RawMetadataValue] = {"sentences": table.num_rows}
-        if table.num_rows:
-            metadata["preview"] = table_preview(table, columns=["study_id", "sentence_index", "section", "text"])
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "sentences": table.num_rows,
+            **table_metadata(table, columns=["study_id", "sentence_index", "section", "text"]),
+        }
         sections = pq.read_metadata(store.partition_path("sections", batch)).num_rows
         return StepOutcome(written, metadata, {"sections": sections})
 
@@ -88,8 +89,8 @@ def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource
 
 
 @dg.asset(
-    group_name="text", deps=[report_sentences], partitions_def=BATCHES,
-    kinds={"python", "parquet"}, retry_policy=TRANSIENT_RETRY,
+    **stage_args(__name__), deps=[report_sentences], partitions_def=BATCHES,
+    kinds={"python", "parquet"},
 )
 def report_triplets(
     context: dg.AssetExecutionContext, config: ReportTripletsConfig, catalog: CatalogResource
@@ -105,12 +106,12 @@ def report_triplets(
         written = [store.partition_path("triplets", batch)]
         metadata: dict[str, dg.RawMetadataValue] = {
             "backend": parser.backend_name, "triplets": triplets.num_rows,
+            **table_metadata(triplets, rows=8, columns=["region", "finding", "existence", "evidence", "cue"]),
         }
         if triplets.num_rows:
             metadata |= {
                 "by_existence": value_counts(triplets, "existence"),
                 "by_finding": value_counts(triplets, "finding"),
-                "preview": table_preview(triplets, rows=8, columns=["region", "finding", "existence", "evidence", "cue"]),
             }
         sentences = pq.read_metadata(store.partition_path("sentences", batch)).num_rows
         return StepOutcome(written, metadata, {"sentences": sentences})

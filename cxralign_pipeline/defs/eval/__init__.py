@@ -1,0 +1,1 @@
+"""Stage eval: downstream evaluation of every model (``cxralign.eval``)."""

@@ -1,0 +1,1 @@
+"""Stage io: incoming batches → de-identified tables and staged arrays (``cxralign.io``)."""

@@ -1,0 +1,1 @@
+"""Stage pairs: triplets + boxes → region–sentence pairs and study tags (``cxralign.pairs``)."""

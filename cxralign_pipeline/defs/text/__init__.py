@@ -1,0 +1,1 @@
+"""Stage text: reports → sections, sentences, triplets (``cxralign.text``)."""

@@ -1,1 +1,0 @@
-"""Dagster wiring: the one ``Definitions``, resources, jobs, schedules, sensors and checks."""
