@@ -14,6 +14,7 @@ import warnings
 
 import dagster as dg
 
+from cxralign.docstrings import paragraphs
 from cxralign.quality import SUITES, DataDocsSite, QualityReport, validate_table
 from cxralign.quality.tables import gated_tables, suite_for
 from cxralign_pipeline.lib.resources import CatalogResource
@@ -30,7 +31,7 @@ def _run_partitions(context: dg.AssetCheckExecutionContext) -> list[str] | None:
 
 def _promise(table: str) -> str:
     """The first paragraph of the suite's docstring: what the check promises, for the UI."""
-    return (SUITES[table].__doc__ or "").strip().split("\n\n")[0].replace("\n    ", " ")
+    return paragraphs(SUITES[table].__doc__)[0]
 
 
 def _summary(reports: dict[str, QualityReport], site: DataDocsSite) -> dg.AssetCheckResult:
@@ -48,11 +49,12 @@ def _summary(reports: dict[str, QualityReport], site: DataDocsSite) -> dg.AssetC
         "expectations": sum(report.evaluated for report in reports.values()),
         "failed": dg.MetadataValue.json(failures),
         "data_docs_index": dg.MetadataValue.path(str(site.index)),
+        # the results inline: a file:// link does not open from the UI, which is served over http
+        "data_docs_summary": dg.MetadataValue.md(site.markdown_summary()),
     }
     if len(pages) == 1:
         page = next(iter(pages.values()))
         metadata["data_docs"] = dg.MetadataValue.path(page)
-        metadata["data_docs_url"] = dg.MetadataValue.url(f"file://{page}")
     elif pages:
         metadata["data_docs"] = dg.MetadataValue.json(pages)
     return dg.AssetCheckResult(

@@ -10,12 +10,6 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from cxralign_pipeline.defs.io.assets import dicom_images
-from cxralign_pipeline.lib.metadata import table_metadata, value_counts
-from cxralign_pipeline.lib.partitions import BATCHES
-from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 from cxralign.text.partitions import (
     rejected_partition,
     write_sections,
@@ -24,6 +18,12 @@ from cxralign.text.partitions import (
 )
 from cxralign.text.pipeline import load_parser
 from cxralign.text.settings import TextSettings
+from cxralign_pipeline.defs.io.assets import dicom_images
+from cxralign_pipeline.lib.metadata import table_metadata, value_counts
+from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.resources import CatalogResource
+from cxralign_pipeline.lib.stage import stage_args
+from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
 
 
 class ReportTripletsConfig(TextSettings, dg.Config):
