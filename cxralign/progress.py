@@ -10,6 +10,7 @@ once by :func:`log_to_stderr`), a Dagster asset passes ``context.log.info``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from collections.abc import Callable
 Emit = Callable[[str], None]
 
 LOGGER_NAME = "cxralign"
+INTERVAL_ENV_VAR = "CXRALIGN_PROGRESS_SECONDS"
+"""Overrides the default 10 s between lines (0: a line per item, e.g. to debug a stall)."""
 logger = logging.getLogger(LOGGER_NAME)
 
 
@@ -57,15 +60,18 @@ def clock_time(seconds: float) -> str:
 
 
 class Progress:
-    """A time-throttled counter of ``total`` items.
+    """A time-throttled counter of ``total`` items (``every_seconds`` defaults to
+    ``$CXRALIGN_PROGRESS_SECONDS`` or 10).
 
     ``initial`` items count as done before the clock starts (a resumed run), so the rate and
     ETA are those of the work this process does. ``clock`` is injectable for tests.
     """
 
     def __init__(self, total: int, label: str, emit: Emit | None = None,
-                 every_seconds: float = 10.0, initial: int = 0,
+                 every_seconds: float | None = None, initial: int = 0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if every_seconds is None:
+            every_seconds = float(os.environ.get(INTERVAL_ENV_VAR, "10"))
         self.total, self.label, self.every_seconds = total, label, every_seconds
         self.done = self._initial = initial
         self._emit = emitter(emit)
@@ -96,4 +102,5 @@ class Progress:
         else:
             timing = "ETA unknown"
         suffix = f"; {detail}" if detail else ""
-        return f"{self.label}: {self.done}/{self.total} ({rate:.3g}/s, {timing}){suffix}"
+        shown = f"{rate:.3g}" if rate < 1000 else f"{rate:.0f}"  # never 1.2e+03
+        return f"{self.label}: {self.done}/{self.total} ({shown}/s, {timing}){suffix}"
