@@ -20,7 +20,8 @@ STEPS, KILL_AFTER_STEP, CHECKPOINT_EVERY = 20, 7, 3
 def _command(tiny, settings_file, out, json_progress=True):
     return [sys.executable, "-m", "cxralign", "pretrain", "--recipe", "asg",
             "--config", str(tiny.recipe_config), "--settings", str(settings_file),
-            "--seed", "3", "--data", str(tiny.data), "--out", str(out)] + ["--json-progress"] * json_progress
+            "--seed", "3", "--data", str(tiny.data), "--out", str(out),
+            *(["--json-progress"] if json_progress else [])]
 
 
 def _events(stdout: str) -> list[dict]:
