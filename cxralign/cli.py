@@ -4,7 +4,6 @@ assets share. Each command calls the same library function an asset calls."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from cxralign.eval import commands as eval_commands
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
 from cxralign.lineage import commands as lineage_commands
 from cxralign.pairs import commands as pairs_commands
+from cxralign.progress import log_to_stderr
 from cxralign.text import commands as text_commands
 from cxralign.train import commands as train_commands
 
@@ -66,7 +66,6 @@ def _ingest(args: argparse.Namespace) -> int:
         Catalog(args.out),
         settings,
         partition=args.partition,
-        progress=lambda message: print(message, file=sys.stderr),
     )
     rejected = sum(summary.rejected.values())
     print(
@@ -158,4 +157,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user error is one line on stderr and exit status 2 (its traceback
     only with ``--debug``)."""
     args = build_parser().parse_args(argv)
+    log_to_stderr()
     return run_handler(args, debug=args.debug)

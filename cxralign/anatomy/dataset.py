@@ -9,8 +9,10 @@ padded exactly as its image's pixels, so mask, image and boxes stay in one frame
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from cxralign.io.layouts import is_raster
 from cxralign.io.preprocess import LoadedImage, resample, to_staged
 from cxralign.io.raster import load_raster
 from cxralign.io.rejections import Rejection
+from cxralign.progress import Emit, Progress
 from cxralign.vocabulary import REGIONS
 
 logger = logging.getLogger(__name__)
@@ -123,18 +126,25 @@ def _stage_one(args: tuple[GoldImage, int]) -> StagedGold | str:
     return loaded.staged, boxes, mask, lung_mask
 
 
-def stage_source(source: TrainingSource, size: int, workers: int = 1) -> GoldArrays:
+def stage_source(source: TrainingSource, size: int, workers: int = 1,
+                 progress: Emit | None = None) -> GoldArrays:
     """Decode every image of ``source`` to ``size x size``; unreadable files are skipped with a
-    warning (a broken file must not stop training on the others). With ``workers > 1`` a
+    warning (a broken file must not stop training on the others); ``progress`` gets throttled
+    rate/ETA lines. With ``workers > 1`` a
     forkserver pool decodes (a threaded caller must not fork), so scripts need the
     ``if __name__ == "__main__"`` idiom, as for ingestion."""
     jobs = [(gold, size) for gold in source.images]
-    if workers > 1 and len(jobs) > 1:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = list(pool.map(_stage_one, jobs, chunksize=8))
-    else:
-        results = [_stage_one(job) for job in jobs]
+    meter = Progress(len(jobs), f"decoding {source.name} images", emit=progress)
+    results: list[StagedGold | str] = []
+    with contextlib.ExitStack() as stack:
+        staged_jobs: Iterator[StagedGold | str] = map(_stage_one, jobs)
+        if workers > 1 and len(jobs) > 1:
+            context = multiprocessing.get_context("forkserver")
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+            staged_jobs = pool.map(_stage_one, jobs, chunksize=8)
+        for result in staged_jobs:
+            results.append(result)
+            meter.advance()
     kept = [i for i, result in enumerate(results) if not isinstance(result, str)]
     for result in results:
         if isinstance(result, str):

@@ -38,6 +38,7 @@ from cxralign.anatomy.model import RegionDetectorNet, check_pretrained_path
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.anatomy.sources import TrainingSource, phantom_source
 from cxralign.io.ingest import IngestSettings
+from cxralign.progress import Progress, emitter
 from cxralign.vocabulary import REGIONS
 
 L1_WEIGHT, GIOU_WEIGHT, SCORE_WEIGHT = 5.0, 2.0, 1.0
@@ -76,15 +77,14 @@ def train_detector(
 ) -> TrainReport:
     """Stage every source (plus ``settings.synthetic_studies`` phantoms), train, and save the
     model directory (weights, config, atlas) to ``out_dir``."""
-    say = progress or (lambda message: None)
+    say = emitter(progress)
     started = time.perf_counter()
     check_pretrained_path(settings.pretrained_path)
     workers = settings.workers or _cores()
     staged_size = IngestSettings().image_size
     parts: dict[str, GoldArrays] = {}
     for source in sources:
-        say(f"decoding {len(source.images)} images of {source.name}")
-        parts[source.name] = stage_source(source, staged_size, workers)
+        parts[source.name] = stage_source(source, staged_size, workers, progress=say)
     phantoms = _phantoms(settings, staged_size, workers, say)
     real = [part for part in parts.values() if len(part)]
     if phantoms is not None:
@@ -118,8 +118,9 @@ def _phantoms(
 
     say(f"generating {settings.synthetic_studies} phantom radiographs")
     with tempfile.TemporaryDirectory(prefix="cxralign-phantoms-") as scratch:
-        synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=workers)
-        return stage_source(phantom_source(Path(scratch)), size, workers)
+        synthesize(Path(scratch), settings.synthetic_studies, seed=settings.seed, workers=workers,
+                   progress=say)
+        return stage_source(phantom_source(Path(scratch)), size, workers, progress=say)
 
 
 def learns_lung_masks(parts: list[GoldArrays], settings: AnatomySettings) -> bool:
@@ -155,9 +156,9 @@ def fit_network(
     say: Callable[[str], None] | None = None,
 ) -> tuple[RegionDetectorNet, list[float]]:
     """Train a fresh network on staged gold ``parts`` (one per source, weighted equally);
-    ``steps`` defaults to ``epochs`` passes over all images. Returns the net (eval mode) and
-    the loss of every step."""
-    say = say or (lambda message: None)
+    ``steps`` defaults to ``epochs`` passes over all images; ``say`` gets throttled rate/ETA
+    lines (default: the ``cxralign`` logger). Returns the net (eval mode) and the loss of
+    every step."""
     ranges = ranges or AugmentRanges()
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -177,7 +178,8 @@ def fit_network(
     config = DetectorConfig.from_settings(settings)
     losses: list[float] = []
     net.train()
-    for step in range(total):
+    meter = Progress(total, "detector training (steps)", emit=say)
+    for _ in range(total):
         batch = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator)
         x, target, valid, maps = augment(images[batch], boxes[batch], mask[batch],
                                          settings.input_size, ranges, generator,
@@ -192,8 +194,7 @@ def fit_network(
         optimiser.step()
         schedule.step()
         losses.append(float(loss.detach()))
-        if (step + 1) % 50 == 0 or step + 1 == total:
-            say(f"step {step + 1}/{total}: loss {np.mean(losses[-50:]):.4f}")
+        meter.advance(detail=f"loss {np.mean(losses[-50:]):.4f} (last 50 steps)")
     return net.eval(), losses
 
 

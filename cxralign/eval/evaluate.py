@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import resolve_key
 from cxralign.models.model import AlignmentModel
+from cxralign.progress import Emit, Progress
 from cxralign.vocabulary import FINDINGS
 
 CHANCE_AUC = 0.5
@@ -126,26 +128,33 @@ def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
 
 def evaluate_model(
     model: AlignmentModel, catalog: Catalog, settings: EvaluationSettings,
-    masks: MaskSet | None = None,
+    masks: MaskSet | None = None, progress: Emit | None = None,
 ) -> ModelEvaluation:
     """All evaluations of ``model`` on ``catalog``; segmentation only when ``masks`` is given
-    (staged at ``model.image_size``)."""
+    (staged at ``model.image_size``). Each task can take minutes, so ``progress`` gets a line
+    with rate and ETA after every one (default: the ``cxralign`` logger)."""
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
+    segment = masks is not None and len(masks) > 0
+    meter = Progress(6 + segment, "evaluation tasks", emit=progress, every_seconds=0)
     encoded = _encode(model, catalog, settings)
+    meter.advance(detail="image encoding")
     result = ModelEvaluation()
     result.details["images"] = {"test": len(encoded.test.examples),
                                 "train": len(encoded.train.examples)}
     result.details["labels"] = [source.name for source in encoded.labels]
     if encoded.labels_note:
         result.details["labels_note"] = encoded.labels_note
-    _retrieval(model, encoded, settings, result)
-    _zero_shot(model, encoded, settings, result)
-    _probe(encoded, settings, result)
-    _grounding(model, encoded, settings.batch_size, result)
-    _generation(model, encoded, settings, result)
-    if masks is not None and len(masks):
-        _segmentation(model, masks, settings, result)
+    tasks = [("retrieval", partial(_retrieval, model, encoded, settings, result)),
+             ("zero-shot", partial(_zero_shot, model, encoded, settings, result)),
+             ("linear probe", partial(_probe, encoded, settings, result)),
+             ("grounding", partial(_grounding, model, encoded, settings.batch_size, result)),
+             ("generation", partial(_generation, model, encoded, settings, result))]
+    if segment:
+        tasks.append(("segmentation", partial(_segmentation, model, masks, settings, result)))
+    for name, task in tasks:
+        task()
+        meter.advance(detail=name)
     result.details["seconds"] = round(time.perf_counter() - started, 2)
     return result
 

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import Catalog
 from cxralign.models.model import RECIPE_FILE, AlignmentModel
 from cxralign.models.recipes import RecipeConfig
+from cxralign.progress import Emit, Progress, emitter
 from cxralign.train.output import RUN_FILE
 from cxralign.train.runs import MODELS_SUBDIR
 
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 RANDOM_INIT = "random-init"
 _SEED_DIR = re.compile(r"seed-(\d+)$")
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -121,10 +120,12 @@ def model_specs(
 
 def run_evaluation(
     specs: Sequence[ModelSpec], catalog: Catalog, settings: EvaluationSettings,
-    progress: Progress | None = None,
+    progress: Emit | None = None,
 ) -> RunOutcome:
-    """Evaluate every spec; lung masks are loaded once per model input size."""
-    say = progress or logger.info
+    """Evaluate every spec; lung masks are loaded once per model input size. ``progress`` gets
+    a line per model and per task with rate and ETA (default: the ``cxralign`` logger)."""
+    say = emitter(progress)
+    meter = Progress(len(specs), "evaluation (models)", emit=say, every_seconds=0)
     outcome = RunOutcome()
     masks: dict[int, MaskSet | None] = {}
     for spec in specs:
@@ -133,10 +134,11 @@ def run_evaluation(
             masks[model.image_size], outcome.segmentation_note = _masks(settings, model.image_size)
         say(f"evaluating {spec.label} seed {spec.seed}"
             + (f" ({spec.directory})" if spec.directory else " (untrained)"))
-        evaluation = evaluate_model(model, catalog, settings, masks[model.image_size])
+        evaluation = evaluate_model(model, catalog, settings, masks[model.image_size], say)
         say(f"  {spec.label} seed {spec.seed}: " + ", ".join(
             f"{k} {v:.3f}" for k, v in evaluation.metrics.items() if k in HEADLINE))
         outcome.evaluations.append((spec, evaluation))
+        meter.advance()
     return outcome
 
 

@@ -44,6 +44,7 @@ from cxralign.io.secret_key import KEY_ENV_VAR, resolve_key
 from cxralign.io.splits import SPLITS, assign_split
 from cxralign.io.staging import generation_dir, remove_stale_shards, shard_path, write_shard
 from cxralign.io.workers import worker_pool
+from cxralign.progress import Progress, emitter
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ def ingest(
     """Ingest every study under ``input_dir`` (a folder, or a CSV manifest) into ``partition``."""
     started = time.perf_counter()
     settings.validated()
-    say = progress or (lambda message: None)
+    say = emitter(progress)
     input_dir = Path(input_dir)
     if not input_dir.exists():
         raise FileNotFoundError("the input folder or manifest does not exist")
@@ -391,13 +392,11 @@ def _run(
 ) -> list[_ChunkResult]:
     """Stage every chunk, in-process for one worker, else in a bounded process pool."""
     results: list[_ChunkResult] = []
-    done_images = 0
+    meter = Progress(total, "staging image files", emit=say)
 
     def collect(result: _ChunkResult, chunk: _Chunk) -> None:
-        nonlocal done_images
         results.append(result)
-        done_images += len(chunk.items)
-        say(f"staged {done_images}/{total} image files")
+        meter.advance(len(chunk.items))
 
     if workers <= 1:
         for chunk in chunks:

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
+from cxralign.progress import Emit, Progress
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
 from cxralign.synthetic.dicom_writer import ImageUIDs, sample_encoding, write_dicom
@@ -90,18 +91,24 @@ class _StudyRows:
     bytes_written: int = 0
 
 
-def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0) -> SynthesisSummary:
+def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
+               progress: Emit | None = None) -> SynthesisSummary:
     """Write ``studies`` phantom studies and their ground truth under ``out_dir``.
 
     ``workers`` is the number of processes (0: all available cores); it changes only speed.
-    Existing files of the same names are replaced atomically.
+    Existing files of the same names are replaced atomically. ``progress`` receives a
+    throttled rate/ETA line (default: the ``cxralign`` logger).
     """
     if studies < 1:
         raise ValueError(f"studies must be positive, got {studies}")
     started = time.perf_counter()
     out_dir = Path(out_dir)
     cohort = plan_cohort(seed, studies)
-    results = list(_run(seed, out_dir, cohort, workers or _available_cores()))
+    meter = Progress(studies, "synthesis (studies)", emit=progress)
+    results = []
+    for rows in _run(seed, out_dir, cohort, workers or _available_cores()):
+        results.append(rows)
+        meter.advance()
     table_bytes = sum(_write_table(out_dir, name, results) for name in SCHEMAS)
     readme = out_dir / "README.md"
     with atomic_path(readme) as tmp:

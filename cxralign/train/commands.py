@@ -3,7 +3,8 @@
 ``cxralign pretrain --recipe asg [--config FILE] [--settings FILE] [--seed S] [--steps N]
 --data DATA --out MODEL_DIR`` trains one recipe with one seed on every partition of the catalog
 in DATA and writes MODEL_DIR (the model, ``training_log.parquet``, ``run.json``). Progress is
-printed on stdout as JSON lines. Under ``torchrun`` each process runs the same command; only
+a readable line on stderr about every 10 s (``--json-progress``: every logged step as a JSON
+line on stdout, for scripts). Under ``torchrun`` each process runs the same command; only
 rank 0 prints and writes. ``--config`` holds recipe overrides (``load_recipe``), ``--settings``
 training settings (:class:`~cxralign.train.settings.PretrainSettings`, JSON or YAML); flags
 override both.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cxralign.docstrings import paragraphs
 from cxralign.errors import UsageError, existing_file, validated
 from cxralign.io.catalog import default_data_dir
+from cxralign.train.console import ReadableProgress
 from cxralign.train.settings import PretrainSettings
 
 if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not wait for them
@@ -112,8 +114,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     settings = check_run(args)
     started = utc_now()
     inputs = training_inputs(args.data) if is_main_process() else ()
+    reporter = print_json_line if args.json_progress else ReadableProgress()
     try:
-        result = run_from_args(args, print_json_line if is_main_process() else None)
+        result = run_from_args(args, reporter if is_main_process() else None)
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # e.g. an empty split
         raise UsageError(str(error)) from error
     if result.model_dir is not None:
@@ -141,4 +144,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=paragraphs(__doc__)[1],
     )
     add_pretrain_arguments(parser)
+    parser.add_argument("--json-progress", action="store_true",
+                        help="print every logged step as a JSON line on stdout instead of "
+                        "readable progress lines on stderr")
     parser.set_defaults(handler=_pretrain)

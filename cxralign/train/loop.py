@@ -15,7 +15,8 @@ papers' code, so with a contrastive loss it sees fewer negatives than one big ba
 Checkpoints every ``checkpoint_every`` steps (:mod:`cxralign.train.checkpoint`) make a killed run
 resumable with the same result; a run restarts from the newest one automatically when its
 fingerprint (recipe, settings, seed, data) matches. Progress goes to ``progress`` as one dict
-per logged step (the CLI prints them as JSON lines; Dagster Pipes forwards them).
+per logged step (the CLI prints readable lines or, with ``--json-progress``, JSON lines;
+Dagster Pipes forwards them).
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ too coarse to segment: skipped with a note)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 
 import pyarrow.compute as pc
 import pytest
@@ -24,7 +27,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def evaluated(eval_catalog, eval_models, tmp_path_factory):
+def evaluation_run(eval_catalog, eval_models, tmp_path_factory):
+    """The report folder and what the command printed on stderr."""
     out = tmp_path_factory.mktemp("evaluation")
     masks = write_mask_folder(tmp_path_factory.mktemp("masks"), 12)
     args = ["evaluate", "--data", str(eval_catalog.root), "--out", str(out),
@@ -33,10 +37,31 @@ def evaluated(eval_catalog, eval_models, tmp_path_factory):
             "--segmentation-epochs", "3"]
     for directory in eval_models:
         args += ["--model", str(directory)]
-    with pytest.MonkeyPatch.context() as patch:
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
         patch.setenv(KEY_ENV_VAR, DEID_KEY)
         assert main(args) == 0
-    return out
+    return out, stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def evaluated(evaluation_run):
+    return evaluation_run[0]
+
+
+def test_progress_per_task_and_per_model_with_rate_and_eta(evaluation_run, eval_models):
+    lines = evaluation_run[1].splitlines()
+    models = len(eval_models) + 1  # and the random-init baseline
+    tasks = ["image encoding", "retrieval", "zero-shot", "linear probe", "grounding",
+             "generation", "segmentation"]
+    task_lines = [line for line in lines if line.startswith("evaluation tasks: ")]
+    assert [line.split("; ")[-1] for line in task_lines] == tasks * models
+    assert all(re.search(r"^evaluation tasks: [1-6]/7 \([\d.]+/s, ETA \d\d:\d\d\); ", line)
+               for line in task_lines if not line.endswith("segmentation")), task_lines
+    model_lines = [line for line in lines if line.startswith("evaluation (models): ")]
+    assert [line.split(": ")[1].split("/")[0] for line in model_lines] == [
+        str(n) for n in range(1, models + 1)]
+    assert ", took " in model_lines[-1] and all(", ETA " in line for line in model_lines[:-1])
 
 
 def test_metrics_json_has_every_recipe_metric_and_seed(evaluated):

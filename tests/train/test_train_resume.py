@@ -17,10 +17,11 @@ from cxralign.models.model import AlignmentModel
 STEPS, KILL_AFTER_STEP, CHECKPOINT_EVERY = 20, 7, 3
 
 
-def _command(tiny, settings_file, out):
+def _command(tiny, settings_file, out, json_progress=True):
     return [sys.executable, "-m", "cxralign", "pretrain", "--recipe", "asg",
             "--config", str(tiny.recipe_config), "--settings", str(settings_file),
-            "--seed", "3", "--data", str(tiny.data), "--out", str(out)]
+            "--seed", "3", "--data", str(tiny.data), "--out", str(out),
+            *(["--json-progress"] if json_progress else [])]
 
 
 def _events(stdout: str) -> list[dict]:
@@ -34,8 +35,10 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tiny, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
     straight = tmp_path / "straight"
-    subprocess.run(_command(tiny, settings_file, straight), env=env, check=True,
-                   capture_output=True, text=True)
+    readable = subprocess.run(_command(tiny, settings_file, straight, json_progress=False),
+                              env=env, check=True, capture_output=True, text=True)
+    assert not _events(readable.stdout)  # a terminal user gets readable lines on stderr instead
+    assert f"pretraining (steps): {STEPS}/{STEPS} (" in readable.stderr
 
     resumed = tmp_path / "resumed"
     process = subprocess.Popen(_command(tiny, settings_file, resumed), env=env,
