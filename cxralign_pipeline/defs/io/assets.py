@@ -63,7 +63,7 @@ def incoming_studies(
             context.log.info(f"no incoming batch; generating the embedded phantom batch {name}")
             generated = synthesize(
                 catalog.incoming_dir / name, studies=config.studies, seed=config.seed,
-                workers=config.workers,
+                workers=config.workers, progress=context.log.info,
             )
             batches = incoming_batches(catalog.incoming_dir)
         names = [b.name for b in batches]
