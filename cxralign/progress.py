@@ -34,19 +34,23 @@ def emitter(progress: Emit | None) -> Emit:
     return progress or log_info
 
 
-class _CurrentStderr(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stderr`` is now (a test's capture replaces it)."""
+class _CurrentStderr(logging.Handler):
+    """A handler writing to whatever ``sys.stderr`` is now (a test's capture replaces it, and
+    closes the one before, so no stream is held between records)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging's contract: a failing handler reports, never raises
+            self.handleError(record)
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
     """Send the ``cxralign`` logger's records to stderr, one plain line each; idempotent (the
     console script calls it once per command, tests may call ``main`` many times)."""
     if not any(isinstance(handler, _CurrentStderr) for handler in logger.handlers):
-        handler = _CurrentStderr(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
