@@ -47,8 +47,7 @@ def _train(args: argparse.Namespace) -> int:
         sources.append(imagenome_source(args.imagenome, args.images))
     if not sources and not settings.synthetic_studies:
         raise UsageError("nothing to train on (give --coco, --imagenome or --synthetic)")
-    report = train_detector(sources, args.out, settings,
-                            progress=lambda message: print(message, file=sys.stderr))
+    report = train_detector(sources, args.out, settings)
     counts = ", ".join(f"{name}: {count}" for name, count in report.images_per_source.items())
     print(f"trained on {counts} in {report.seconds:.0f} s ({report.steps} steps, loss "
           f"{report.first_loss:.3f} -> {report.last_loss:.3f}); model in {report.model_dir}")

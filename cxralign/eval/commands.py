@@ -5,7 +5,6 @@ the script's sub-parsers; the handler calls the same library functions the Dagst
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from cxralign.errors import UsageError, existing_dir, validated
@@ -46,8 +45,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     specs = model_specs(directories, settings.random_init, settings.random_init_seeds, recipe)
     catalog = Catalog(args.data)
     try:
-        outcome = run_evaluation(specs, catalog, settings,
-                                 progress=lambda message: print(message, file=sys.stderr))
+        outcome = run_evaluation(specs, catalog, settings)
     except (ValueError, FileNotFoundError) as error:  # e.g. an empty held-out split
         raise UsageError(str(error)) from error
     report = write_report(outcome, settings, args.out, primary=args.primary,

@@ -11,10 +11,9 @@ recomputed without it. It is never zero, and bounded, so shifted dates stay plau
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Final
 
-import pydicom
+from pydicom.dataset import Dataset
 
 from cxralign.io.deid import pseudonymize
 
@@ -39,16 +38,9 @@ def parse_dicom_date(value: object) -> date | None:
         return None
 
 
-def header_date(path: Path) -> date | None:
-    """The first parseable of Study, Series and Acquisition Date in a DICOM file's header.
-
-    Reads only those elements and stops before the pixels (under a millisecond per file); an
-    unreadable header simply has no date.
-    """
-    try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(DATE_KEYWORDS))
-    except Exception:  # noqa: BLE001 - the image was already read; a date is optional
-        return None
+def header_date(dataset: Dataset) -> date | None:
+    """The first parseable of Study, Series and Acquisition Date in a DICOM header (the loader
+    reads it from the data set it already has open)."""
     for keyword in DATE_KEYWORDS:
         parsed = parse_dicom_date(dataset.get(keyword))
         if parsed is not None:

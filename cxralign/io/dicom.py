@@ -23,6 +23,7 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import UID, JPEGBaseline8Bit
 
 from cxralign.io.acceptance import check_acceptable
+from cxralign.io.date_shift import header_date
 from cxralign.io.deid import identifying_values
 from cxralign.io.dicom_file import check_complete, read_dicom
 from cxralign.io.preprocess import (
@@ -141,6 +142,7 @@ def _stage(dataset: Dataset, identifying: frozenset[str], limits: _Limits) -> Lo
         source_instance_uid=_text(dataset, "SOPInstanceUID") or None,
         source_study_uid=_text(dataset, "StudyInstanceUID") or None,
         source_patient_id=_text(dataset, "PatientID") or None,
+        source_date=header_date(dataset),
         identifying=identifying,
     )
 

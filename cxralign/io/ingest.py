@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from cxralign.io.acceptance import BURNED_IN_POLICIES
 from cxralign.io.catalog import Catalog
-from cxralign.io.date_shift import date_offset, header_date, shift
+from cxralign.io.date_shift import date_offset, shift
 from cxralign.io.deid import pseudonymize
 from cxralign.io.dicom import load_dicom
 from cxralign.io.layouts import ReportSource, Study, discover, is_raster, relative_source
@@ -491,10 +491,7 @@ def _image_row(item: _Item, image: LoadedImage, path_hash: str, chunk: _Chunk) -
         "staged_scale": image.scale,
         "split": assign_split(patient_id, chunk.validate_fraction, chunk.test_fraction),
         "quality_flags": list(image.flags),
-        "study_date": shift(
-            header_date(item.path) if image.source_format == "dicom" else None,
-            date_offset(patient_id, chunk.key),
-        ),
+        "study_date": shift(image.source_date, date_offset(patient_id, chunk.key)),
     }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final
 
 import numpy as np
@@ -141,7 +142,7 @@ def pixel_sha256(pixels: np.ndarray) -> str:
 class LoadedImage:
     """One decoded, staged image and the allow-listed facts about it.
 
-    The three ``source_*`` identifiers are raw (UIDs, patient ID) and exist only so the worker
+    The ``source_*`` identifiers are raw (UIDs, patient ID, the unshifted study date) and exist only so the worker
     can pseudonymise them; ``identifying`` holds header names/IDs for scrubbing the report.
     Neither is ever written anywhere.
     """
@@ -161,6 +162,7 @@ class LoadedImage:
     source_instance_uid: str | None = None
     source_study_uid: str | None = None
     source_patient_id: str | None = None
+    source_date: date | None = None
     identifying: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -279,21 +279,17 @@ def _warm_text_cache(model: AlignmentModel, data: ExampleSet, progress: Progress
                      batch_size: int = 256) -> None:
     """Encode every distinct report and sentence of the run once with the frozen text encoder,
     in length-sorted batches (little padding), before the first step: the same work the first
-    epoch would do batch by batch, done at a fraction of the cost and reported as it goes."""
+    epoch would do batch by batch, done at a fraction of the cost. One row per batch (a few
+    dozen per run): readers that show a person progress throttle them
+    (:class:`cxralign.train.console.ReadableProgress`)."""
     texts = list(dict.fromkeys([e.report_ids for e in data.examples]
                                + [ids for e in data.examples for ids in e.sentence_ids]))
     texts.sort(key=len)
-    started, reported = time.perf_counter(), time.perf_counter()
     for first in range(0, len(texts), batch_size):
         ids, mask = pad_ids(texts[first:first + batch_size], data.pad_token_id)
         model.encode_texts(ids.to(model.device), mask.to(model.device), words=False)
-        done = min(first + batch_size, len(texts))
-        if time.perf_counter() - reported > 10 or done == len(texts):
-            reported = time.perf_counter()
-            elapsed = reported - started
-            progress({"event": "text_cache", "texts": done, "of": len(texts),
-                      "texts_per_second": round(done / max(elapsed, 1e-9), 1),
-                      "eta_seconds": round(elapsed / done * (len(texts) - done), 1)})
+        progress({"event": "text_cache", "texts": min(first + batch_size, len(texts)),
+                  "of": len(texts)})
 
 
 def _train_step(network: nn.Module, model: AlignmentModel, optimizer: torch.optim.Optimizer,
