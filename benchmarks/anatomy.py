@@ -108,7 +108,8 @@ def main() -> None:
                         help="only rebuild the packaged atlas from all real boxes + phantoms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    settings = AnatomySettings(**dict(item.split("=", 1) for item in args.set))
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = AnatomySettings(**overrides).with_epochs_for(real_data=True)
     side = IngestSettings().image_size
 
     gold = coco_source(DATA / "annotations.json", DATA / "images", DATA / "lung_masks")

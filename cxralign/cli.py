@@ -22,10 +22,12 @@ def _synthesize(args: argparse.Namespace) -> int:
     from cxralign.synthetic import synthesize
     from cxralign.synthetic.settings import SynthesisSettings
 
-    settings = validated(SynthesisSettings,
-                         {"studies": args.studies, "seed": args.seed, "workers": args.workers})
+    given = {"studies": args.studies, "seed": args.seed, "workers": args.workers,
+             "max_side": args.max_side}
+    settings = validated(SynthesisSettings, {k: v for k, v in given.items() if v is not None})
     writable_target(args.out, "--out", "directory")
-    summary = synthesize(args.out, studies=settings.studies, seed=settings.seed, workers=settings.workers)
+    summary = synthesize(args.out, studies=settings.studies, seed=settings.seed,
+                         workers=settings.workers, max_side=settings.max_side)
     print(
         f"wrote {summary.studies} studies ({summary.images} images, {summary.patients} patients) "
         f"to {summary.out_dir} in {summary.seconds:.1f} s"
@@ -108,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--studies", type=int, required=True, help="number of studies")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--workers", type=int, default=0, help="processes; 0 = all cores")
+    synth.add_argument("--max-side", type=int,
+                       help="longest detector side in pixels (default: SynthesisSettings, 512)")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.set_defaults(handler=_synthesize)
 

@@ -72,6 +72,8 @@ def test_every_asset_is_grouped_versioned_and_owned_by_its_stage_folder():
         assert node.code_version == stage_code_version(stage) and len(node.code_version) == 12
         assert node.owners == OWNERS and node.tags["cxralign/stage"] == stage
         assert node.kinds, key
+        assert node.description and "``" not in node.description, key
+        assert ":class:" not in node.description and ":func:" not in node.description, key
     assert len({stage_code_version(stage) for stage in ("io", "text", "train")}) == 3
 
 

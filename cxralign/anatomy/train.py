@@ -92,6 +92,8 @@ def train_detector(
     if not real and phantoms is None:
         raise ValueError("no readable gold images in the training sources")
 
+    settings = settings.with_epochs_for(real_data=bool(real))
+    say(f"training {settings.epochs} epochs on {sum(len(p) for p in parts.values())} images")
     net, losses = fit_network([p for p in parts.values() if len(p)], settings, say=say)
     atlas = layout_atlas(real, phantoms)
     Detector(net, detector_config(real, settings), atlas).save(out_dir)

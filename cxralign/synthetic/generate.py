@@ -29,6 +29,7 @@ from cxralign.synthetic.dicom_writer import ImageUIDs, sample_encoding, write_di
 from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.lesions import cardiothoracic_ratio, place_lesions, sample_findings
 from cxralign.synthetic.render import render
+from cxralign.synthetic.settings import SynthesisSettings
 from cxralign.synthetic.reports import ClinicalContext, write_report
 
 UID_NAMESPACE: Final = "cxralign.synthetic"
@@ -92,7 +93,8 @@ class _StudyRows:
 
 
 def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
-               progress: Emit | None = None) -> SynthesisSummary:
+               progress: Emit | None = None,
+               max_side: int = SynthesisSettings.model_fields["max_side"].default) -> SynthesisSummary:
     """Write ``studies`` phantom studies and their ground truth under ``out_dir``.
 
     ``workers`` is the number of processes (0: all available cores); it changes only speed.
@@ -106,7 +108,7 @@ def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
     cohort = plan_cohort(seed, studies)
     meter = Progress(studies, "synthesis (studies)", emit=progress)
     results = []
-    for rows in _run(seed, out_dir, cohort, workers or _available_cores()):
+    for rows in _run(seed, out_dir, cohort, workers or _available_cores(), max_side):
         results.append(rows)
         meter.advance()
     table_bytes = sum(_write_table(out_dir, name, results) for name in SCHEMAS)
@@ -141,9 +143,9 @@ def _available_cores() -> int:
 
 
 def _run(
-    seed: int, out_dir: Path, cohort: list[StudyIdentity], workers: int,
+    seed: int, out_dir: Path, cohort: list[StudyIdentity], workers: int, max_side: int,
 ) -> Iterator[_StudyRows]:
-    jobs = [(seed, out_dir, identity) for identity in cohort]
+    jobs = [(seed, out_dir, identity, max_side) for identity in cohort]
     if workers == 1 or len(jobs) == 1:
         yield from map(_build_study, jobs)
         return
@@ -153,13 +155,13 @@ def _run(
         yield from pool.map(_build_study, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
 
 
-def _build_study(job: tuple[int, Path, StudyIdentity]) -> _StudyRows:
+def _build_study(job: tuple[int, Path, StudyIdentity, int]) -> _StudyRows:
     """Sample, render and write one study; return its ground-truth rows."""
-    seed, out_dir, identity = job
+    seed, out_dir, identity, max_side = job
     rng = np.random.default_rng([seed, 0, identity.index])
     plan = sample_findings(rng)
     anatomy = sample_anatomy(rng, cardiothoracic_ratio(rng, plan))
-    pose = sample_pose(rng)
+    pose = sample_pose(rng, max_side)
     lesions = place_lesions(rng, plan, anatomy, pose)
     portable = any(lesion.device for lesion in lesions)
     view = "AP" if rng.random() < (0.85 if portable else 0.3) else "PA"

@@ -120,8 +120,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # e.g. an empty split
         raise UsageError(str(error)) from error
     if result.model_dir is not None:
-        record = record_cli_run(args.data, result.model_dir, settings, result.seed, inputs,
-                                started)
+        record = record_cli_run(args.data, result.model_dir, settings, result.recipe,
+                                result.seed, inputs, started)
         print(f"lineage record {record} (see `cxralign audit {result.model_dir} --data "
               f"{args.data}`)", file=sys.stderr)
     return 0

@@ -42,12 +42,20 @@ def training_inputs(data: Path) -> tuple[InputRef, ...]:
     return hashed_inputs(data, training_upstreams(Catalog(data)))
 
 
-def record_cli_run(data: Path, model_dir: Path, settings: PretrainSettings, seed: int,
-                   inputs: tuple[InputRef, ...], started: str) -> Path:
+def run_partition(recipe: str, seed: int) -> str:
+    """The partition key of one run, as Dagster spells the ``pretrained_model`` asset's
+    recipe × seed partition (``asg|0``: dimensions in name order, joined by ``|``)."""
+    return f"{recipe}|{seed}"
+
+
+def record_cli_run(data: Path, model_dir: Path, settings: PretrainSettings, recipe: str,
+                   seed: int, inputs: tuple[InputRef, ...], started: str) -> Path:
     """Write the record of one ``cxralign pretrain`` run (one recipe, one seed, ``model_dir``);
     its config names the command, so a Dagster run never takes it for its own."""
-    config = {**settings.model_dump(mode="json"), "seeds": [seed], "command": "cxralign pretrain"}
-    done = Materialisation(asset=ASSET, partition=None, inputs=inputs, config=config,
+    config = {**settings.model_dump(mode="json"), "recipe": recipe, "seeds": [seed],
+              "command": "cxralign pretrain"}
+    done = Materialisation(asset=ASSET, partition=run_partition(recipe, seed),
+                           inputs=inputs, config=config,
                            run_id=f"cli-{uuid.uuid4().hex[:12]}", started=started,
                            outputs=[model_dir])
     return record_materialisation(data, done)[1]

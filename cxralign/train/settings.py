@@ -12,9 +12,10 @@ stays small.
 The defaults are sized for a shared 2-core CPU and for learning, not just running: 64 px inputs
 with the image encoder's map at stride 16 (4 × 4 cells, so an anatomical region covers several),
 the whole MiniLM frozen (its outputs are computed once per distinct text and cached, so depth
-costs one pass), 32 pairs per step, 300 steps at lr 1e-3 for the image side (about six passes
-over the demo's 1,600 training images: the global loss only starts to fall after ~100 steps,
-``benchmarks/RESULTS.md``), ``asg`` and ``convirt`` × seeds 0, 1, 2. Paper-scale runs override
+costs one pass), 32 pairs per step, 150 steps at lr 1e-3 for the image side (about ten passes
+over the demo's ~490 training images, where 300 would overfit; the global loss only starts to
+fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 300 on 2,000
+studies), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the partitions of ``pretrained_model``). Paper-scale runs override
 ``image_size`` (224), ``image_output_stride`` (0), ``epochs`` (50), ``steps`` (0),
 ``batch_size`` (128 per GPU × GPUs) and ``lr`` (1e-4).
 """
@@ -59,7 +60,7 @@ class PretrainSettings(BaseModel):
         "(0 = the recipe's own); `steps`, when set, wins.",
     )
     steps: int = Field(
-        default=300, ge=0,
+        default=150, ge=0,
         description="Optimiser steps (the schedule's length); 0 = as many as the epochs give. "
         "Hundreds are needed before the image tower learns from scratch.",
     )

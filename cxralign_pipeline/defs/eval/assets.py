@@ -12,14 +12,10 @@ from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
 from cxralign.eval.settings import EvaluationSettings
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 REPORT_SUBDIR = "reports/evaluation"
-READ_TABLES = {"images": "dicom_images", "sections": "report_sections",
-               "sentences": "report_sentences", "boxes": "anatomy_boxes",
-               "pairs": "region_sentence_pairs", "study_tags": "region_sentence_pairs"}
-"""Catalog tables the evaluation reads -> the asset that writes them (for lineage)."""
 
 
 class EvaluationConfig(EvaluationSettings, dg.Config):
@@ -30,8 +26,11 @@ class EvaluationConfig(EvaluationSettings, dg.Config):
         default="", description="Output folder; empty = <data>/reports/evaluation.")
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
+@stage_asset(
+    deps=["pretrained_model", "dicom_images", "report_sections", "report_sentences",
+          "anatomy_boxes", "region_sentence_pairs"],
+    kinds={"pytorch", "python"},
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def downstream_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource
@@ -67,8 +66,4 @@ def downstream_evaluation(
         return StepOutcome([out_dir, store.partition_path(METRICS_TABLE)], metadata,
                            {"models": len(outcome.evaluations)})
 
-    upstreams = [Upstream("pretrained_model", None, directories)] + [
-        Upstream(asset, partition, [store.partition_path(table, partition)])
-        for table, asset in READ_TABLES.items() for partition in store.partitions(table)
-    ]
-    return versioned_step(context, data_dir, upstreams, config, work, dvc_stages=("evaluate",))
+    return recorded_step(context, data_dir, config, work)

@@ -13,8 +13,8 @@ from cxralign.synthetic.settings import SynthesisSettings
 from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata
 from cxralign_pipeline.lib.partitions import BATCHES, EMBEDDED_BATCH_PREFIX
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 INGESTED_TABLES = ("images", "reports", "rejected_inputs")
 
@@ -44,7 +44,7 @@ def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
     return catalog.root / "staged" / ARRAYS_DIR / batch
 
 
-@dg.asset(**stage_args(__name__), kinds={"python", "dicom"})
+@stage_asset(kinds={"python", "dicom"})
 def incoming_studies(
     context: dg.AssetExecutionContext, config: EmbeddedDatasetConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -63,7 +63,7 @@ def incoming_studies(
             context.log.info(f"no incoming batch; generating the embedded phantom batch {name}")
             generated = synthesize(
                 catalog.incoming_dir / name, studies=config.studies, seed=config.seed,
-                workers=config.workers, progress=context.log.info,
+                workers=config.workers, progress=context.log.info, max_side=config.max_side,
             )
             batches = incoming_batches(catalog.incoming_dir)
         names = [b.name for b in batches]
@@ -86,15 +86,10 @@ def incoming_studies(
         outputs = [catalog.incoming_dir / embedded_batch_name(config)] if generated else []
         return StepOutcome(outputs=outputs, metadata=metadata)
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [], config, work,
-        dvc_stages=("synthesize",) if not incoming_batches(catalog.incoming_dir) else (),
-        skip_unchanged=False,
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work)
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[incoming_studies], partitions_def=BATCHES,
+@stage_asset(deps=[incoming_studies], partitions_def=BATCHES,
     kinds={"python", "duckdb", "parquet"},
 )
 def dicom_images(
@@ -146,7 +141,4 @@ def dicom_images(
             rejected={"inputs": rejected},
         )
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [Upstream("incoming_studies", None, [source])],
-        config, work, dvc_stages=dvc_stages_for(batch, "ingest"),
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work, sources=[source])
