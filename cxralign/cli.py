@@ -51,6 +51,7 @@ def ingest_input(path: Path) -> Path:
 
 def _ingest(args: argparse.Namespace) -> int:
     from cxralign.io.ingest import IngestSettings, ingest
+    from cxralign.io.layouts import InputLayoutError
     from cxralign.upstream import valid_partition
 
     overrides = {"image_size": args.image_size, "workers": args.workers,
@@ -63,12 +64,10 @@ def _ingest(args: argparse.Namespace) -> int:
     ingest_input(args.input)
     writable_target(args.out, "--out", "directory")
     valid_partition(Catalog(args.out), args.partition)
-    summary = ingest(
-        args.input,
-        Catalog(args.out),
-        settings,
-        partition=args.partition,
-    )
+    try:
+        summary = ingest(args.input, Catalog(args.out), settings, partition=args.partition)
+    except InputLayoutError as error:
+        raise UsageError(str(error)) from error
     rejected = sum(summary.rejected.values())
     print(
         f"ingested {summary.images} images from {summary.studies} studies "

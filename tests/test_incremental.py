@@ -197,7 +197,7 @@ def test_a_failed_batch_does_not_block_another(pipeline):
                for r in request.run_requests}
     assert not results["broken-manifest"].success
     failure = results["broken-manifest"].get_step_failure_events()[0]
-    assert "manifest lacks required column" in str(failure.event_specific_data.error)
+    assert "lacks required column(s)" in str(failure.event_specific_data.error)
     assert not [e for e in results["broken-manifest"].all_events if e.event_type_value == "STEP_UP_FOR_RETRY"], \
         "a data error is not retried"
     assert results["zz-good"].success

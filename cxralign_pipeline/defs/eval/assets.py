@@ -17,6 +17,15 @@ from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 REPORT_SUBDIR = "reports/evaluation"
 
+EVALUATE_WHEN_TRAINED = (
+    dg.AutomationCondition.eager()
+    .without(~dg.AutomationCondition.any_deps_missing())
+    .with_label("eager, even with a model or batch missing")
+)
+"""Evaluate once an upstream (a new model, a changed batch) was updated and no run of one is
+still queued or in progress; a failed seed or a failed batch does not hold back the report on
+the models and batches that exist (Dagster's default automation sensor, on under ``make ui``)."""
+
 
 class EvaluationConfig(EvaluationSettings, dg.Config):
     """Evaluation settings (defaults in ``cxralign.eval.settings.EvaluationSettings``) and
@@ -30,7 +39,7 @@ class EvaluationConfig(EvaluationSettings, dg.Config):
     deps=["pretrained_model", "dicom_images", "report_sections", "report_sentences",
           "anatomy_boxes", "region_sentence_pairs"],
     kinds={"pytorch", "python"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=EVALUATE_WHEN_TRAINED,
 )
 def downstream_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource
