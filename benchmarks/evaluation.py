@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign.train.runs import model_dir
+from cxralign.layout import pretrain_run_dir, staged_dir
 from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
 
@@ -48,7 +48,7 @@ def main() -> int:
     os.environ.setdefault(KEY_ENV_VAR, "phantom-comparison")
     data = args.work / "data"
     timings: dict[str, float] = {}
-    if not (data / "staged" / "pairs").is_dir():
+    if not (staged_dir(data) / "pairs").is_dir():
         started = time.perf_counter()
         build_phantom_catalog(args.work, args.studies, seed=args.phantom_seed,
                               image_size=args.staged_size, test_fraction=args.test_fraction,
@@ -57,7 +57,7 @@ def main() -> int:
     cli = [sys.executable, "-m", "cxralign"]
     for seed in args.seeds:
         for recipe in args.recipes:
-            out = model_dir(data, recipe, seed)
+            out = pretrain_run_dir(data, recipe, seed)
             if (out / "recipe.json").is_file():
                 continue
             started = time.perf_counter()

@@ -10,7 +10,8 @@ from pathlib import Path
 from cxralign.anatomy import commands as anatomy_commands
 from cxralign.errors import UsageError, existing_path, run_handler, validated, writable_target
 from cxralign.eval import commands as eval_commands
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.layout import default_data_dir
 from cxralign.lineage import commands as lineage_commands
 from cxralign.pairs import commands as pairs_commands
 from cxralign.progress import log_to_stderr

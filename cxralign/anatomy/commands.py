@@ -16,7 +16,7 @@ import pyarrow as pa
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.errors import UsageError, existing_dir, existing_file, validated, writable_target
 from cxralign.io.atomic import write_parquet_atomically
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 
 DETECT_CHUNK: Final = 64
 DETECT_SCHEMA: Final = pa.schema([

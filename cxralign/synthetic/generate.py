@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
+from cxralign.layout import GROUND_TRUTH_DIR
 from cxralign.progress import Emit, Progress
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
@@ -222,7 +223,7 @@ def _write_table(out_dir: Path, name: str, results: list[_StudyRows]) -> int:
     rows = [r.study for r in results] if name == "studies" else [
         row for r in results for row in getattr(r, name)
     ]
-    target = out_dir / "ground_truth" / f"{name}.parquet"
+    target = out_dir / GROUND_TRUTH_DIR / f"{name}.parquet"
     write_parquet_atomically(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), target)
     return target.stat().st_size
 

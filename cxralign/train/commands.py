@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cxralign.docstrings import paragraphs
 from cxralign.errors import UsageError, existing_file, validated
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 from cxralign.train.console import ReadableProgress
 from cxralign.train.settings import PretrainSettings
 
