@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = AnatomySettings(**dict(item.split("=", 1) for item in args.set))
-    side = IngestSettings().image_size
+    side = IngestSettings().staged_size
 
     gold = coco_source(DATA / "annotations.json", DATA / "images", DATA / "lung_masks")
     real = stage_source(gold, side, 2)

@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--phantom-seed", type=int, default=1)
     parser.add_argument("--staged-size", type=int, default=128,
                         help="side of the staged arrays (the model input is the training "
-                        "default's image_size)")
+                        "recipe's image_size)")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--recipes", nargs="+", default=["asg", "convirt"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -51,7 +51,7 @@ def main() -> int:
     if not (staged_dir(data) / "pairs").is_dir():
         started = time.perf_counter()
         build_phantom_catalog(args.work, args.studies, seed=args.phantom_seed,
-                              image_size=args.staged_size, test_fraction=args.test_fraction,
+                              staged_size=args.staged_size, test_fraction=args.test_fraction,
                               workers=args.workers)
         timings["catalog"] = _report("phantom catalog", started)
     cli = [sys.executable, "-m", "cxralign"]

@@ -23,8 +23,8 @@ def _synthesize(args: argparse.Namespace) -> int:
     from cxralign.synthetic import synthesize
     from cxralign.synthetic.settings import SynthesisSettings
 
-    settings = validated(SynthesisSettings,
-                         {"studies": args.studies, "seed": args.seed, "workers": args.workers})
+    given = {"studies": args.studies, "seed": args.seed, "workers": args.workers}
+    settings = validated(SynthesisSettings, {k: v for k, v in given.items() if v is not None})
     writable_target(args.out, "--out", "directory")
     summary = synthesize(args.out, studies=settings.studies, seed=settings.seed, workers=settings.workers)
     print(
@@ -52,7 +52,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from cxralign.io.ingest import IngestSettings, ingest
     from cxralign.upstream import valid_partition
 
-    overrides = {"image_size": args.image_size, "workers": args.workers,
+    overrides = {"staged_size": args.staged_size, "workers": args.workers,
                  "burned_in_annotation": args.burned_in_annotation}
     settings = validated(IngestSettings, {k: v for k, v in overrides.items() if v is not None})
     try:
@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         "reports and ground truth, in the layout `cxralign ingest` reads.",
     )
     synth.add_argument("--studies", type=int, required=True, help="number of studies")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--workers", type=int, default=0, help="processes; 0 = all cores")
+    synth.add_argument("--seed", type=int, help="random seed (default 0)")
+    synth.add_argument("--workers", type=int, help="processes; 0 = all cores (default)")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.set_defaults(handler=_synthesize)
 
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("input", type=Path, help="input directory or CSV manifest")
     ing.add_argument("--out", type=Path, required=True, help="data directory (catalog root)")
     ing.add_argument("--partition", default=DEFAULT_PARTITION, help="partition (batch) name")
-    ing.add_argument("--image-size", type=int, help="staged image side in pixels")
+    ing.add_argument("--staged-size", "--image-size", dest="staged_size", type=int,
+                     help="side of the staged square images in pixels")
     ing.add_argument("--workers", type=int, help="processes; 0 = all cores")
     ing.add_argument(
         "--burned-in-annotation", choices=["reject", "flag"],

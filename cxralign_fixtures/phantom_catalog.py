@@ -24,7 +24,7 @@ from cxralign.text.pipeline import load_parser, sections_table, sentences_table,
 
 
 def build_phantom_catalog(
-    root: Path, studies: int, seed: int = 0, image_size: int = 64,
+    root: Path, studies: int, seed: int = 0, staged_size: int = 64,
     test_fraction: float = 0.2, validate_fraction: float = 0.0, workers: int = 1,
 ) -> Catalog:
     """Synthesize ``studies`` phantom studies under ``root/incoming`` and build every table
@@ -32,7 +32,7 @@ def build_phantom_catalog(
     root = Path(root)
     synthesize(incoming_dir(root), studies, seed=seed, workers=workers)
     catalog = Catalog(root / "data")
-    settings = IngestSettings(workers=workers, image_size=image_size,
+    settings = IngestSettings(workers=workers, staged_size=staged_size,
                               test_fraction=test_fraction, validate_fraction=validate_fraction)
     ingest(incoming_dir(root), catalog, settings)
     images = catalog.read_table("images")

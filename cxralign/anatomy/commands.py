@@ -105,7 +105,7 @@ def _detect_rows(files: list[Path], folder: Path, args: argparse.Namespace) -> I
 
     detector = load_detector(args.model) if args.model else None
     min_score = _min_score(args).min_score
-    size = IngestSettings().image_size
+    size = IngestSettings().staged_size
     for start in range(0, len(files), DETECT_CHUNK):
         names, staged, scales = [], [], []
         for path in files[start : start + DETECT_CHUNK]:

@@ -22,7 +22,7 @@ from cxralign.train.sampler import EpochBatchSampler
 
 
 def test_tiny_run_learns_and_writes_the_model_directory(tiny, tmp_path):
-    settings = tiny.settings(steps=24, augment=False, lr=3e-3, warmup_fraction=0.1)
+    settings = tiny.settings(steps=24, augment=False, learning_rate=3e-3, warmup_fraction=0.1)
     out = tmp_path / "models" / "asg"
     events = []
     result = pretrain(RunSpec(tiny.data, out, "asg", 0, settings, settings.recipe_config),
