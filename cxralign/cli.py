@@ -15,13 +15,13 @@ from cxralign.layout import default_data_dir
 from cxralign.lineage import commands as lineage_commands
 from cxralign.pairs import commands as pairs_commands
 from cxralign.progress import log_to_stderr
+from cxralign.synthetic.settings import SynthesisSettings
 from cxralign.text import commands as text_commands
 from cxralign.train import commands as train_commands
 
 
 def _synthesize(args: argparse.Namespace) -> int:
     from cxralign.synthetic import synthesize
-    from cxralign.synthetic.settings import SynthesisSettings
 
     given = {"studies": args.studies, "seed": args.seed, "workers": args.workers}
     settings = validated(SynthesisSettings, {k: v for k, v in given.items() if v is not None})
@@ -107,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reports and ground truth, in the layout `cxralign ingest` reads.",
     )
     synth.add_argument("--studies", type=int, required=True, help="number of studies")
-    synth.add_argument("--seed", type=int, help="random seed (default 0)")
-    synth.add_argument("--workers", type=int, help="processes; 0 = all cores (default)")
+    synthesis = SynthesisSettings()
+    synth.add_argument("--seed", type=int, help=f"random seed (default {synthesis.seed})")
+    synth.add_argument("--workers", type=int,
+                       help=f"processes; 0 = all cores (default {synthesis.workers})")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.set_defaults(handler=_synthesize)
 

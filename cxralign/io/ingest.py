@@ -158,6 +158,12 @@ class IngestSettings(BaseModel):
         "created on first use.",
     )
 
+    @property
+    def image_size(self) -> int:
+        """The former name of ``staged_size``, read by the Dagster layer until it moves to the
+        new name (then delete this)."""
+        return self.staged_size
+
     def validated(self) -> IngestSettings:
         """Raise ValueError on settings no ingestion can run with; return self."""
         problems = [

@@ -31,6 +31,7 @@ from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.lesions import cardiothoracic_ratio, place_lesions, sample_findings
 from cxralign.synthetic.render import render
 from cxralign.synthetic.reports import ClinicalContext, write_report
+from cxralign.synthetic.settings import SynthesisSettings
 
 UID_NAMESPACE: Final = "cxralign.synthetic"
 
@@ -58,6 +59,8 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
 
 Row = dict[str, Any]
 T = TypeVar("T")
+_DEFAULTS: Final = SynthesisSettings()
+"""The seed and worker count used when a caller gives none (the CLI and Dagster defaults)."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ class _StudyRows:
     bytes_written: int = 0
 
 
-def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
-               progress: Emit | None = None) -> SynthesisSummary:
+def synthesize(out_dir: Path, studies: int, seed: int = _DEFAULTS.seed,
+               workers: int = _DEFAULTS.workers, progress: Emit | None = None) -> SynthesisSummary:
     """Write ``studies`` phantom studies and their ground truth under ``out_dir``.
 
     ``workers`` is the number of processes (0: all available cores); it changes only speed.

@@ -103,7 +103,7 @@ def class_balance(tags: torch.Tensor, uncertain: UncertainMode, max_weight: floa
     return ratio.clamp(1.0, max_weight)
 
 
-def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode = "separate",
+def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode,
             pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean (``pos_weight``-ed) BCE-with-logits over the entries kept by ``uncertain``."""
     targets, mask = tag_targets(tags, uncertain)
