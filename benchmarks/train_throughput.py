@@ -211,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 torch.manual_seed(0)
                 recipe, pairs = configuration(name, recipe_name, root, device)
                 model = AlignmentModel(recipe).to(device).train()
-                builder = BatchBuilder(data, recipe.image_size, Augmentation.from_settings(PretrainSettings()), seed=0)
+                builder = BatchBuilder(data, recipe.image_size,
+                                       Augmentation.from_settings(PretrainSettings()), seed=0)
                 keys = iter(EpochBatchSampler(len(data), pairs, seed=0))
                 batch = builder[next(keys)].to(device)
                 times, cpu_times, flops = time_steps(model, batch, device, args.steps)

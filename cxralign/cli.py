@@ -82,10 +82,12 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _locate_input(args: argparse.Namespace) -> int:
+    from cxralign.io.ingest import IngestSettings
     from cxralign.io.locate import locate_inputs
 
     ingest_input(args.input)
-    found = locate_inputs(args.input, args.hashes, args.data, layout=args.layout)
+    layout = IngestSettings().layout if args.layout is None else args.layout
+    found = locate_inputs(args.input, args.hashes, args.data, layout=layout)
     for digest in args.hashes:
         print(f"{digest}\t{found.get(digest, '(not found under this input)')}")
     return 0 if len(found) == len(set(args.hashes)) else 1
@@ -142,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     locate.add_argument("input", type=Path, help="the input directory or CSV manifest ingested")
     locate.add_argument("hashes", nargs="+", help="source_path_hash values")
-    locate.add_argument("--layout", default="auto", help="layout used by the ingest run")
+    locate.add_argument("--layout", help="layout used by the ingest run (default: ingest's)")
     locate.add_argument("--data", type=Path, default=default_data_dir(),
                         help="the catalog ingested into (its key file hashes the paths; default "
                         "$CXRALIGN_DATA_DIR or ./data)")

@@ -4,18 +4,18 @@ Every stage reads and writes below one root (``--data`` on the command line, the
 resource in Dagster, ``data/`` in ``dvc.yaml``); this module names each location once, so a
 reader finds the whole tree here and a stage never joins path literals of its own::
 
-    data/                                    default_data_dir(): $CXRALIGN_DATA_DIR or ./data
-    ├── incoming/<batch>/                    raw batches as delivered (DICOM/PNG/JPEG, reports)
-    │   └── ground_truth/                    phantom batches only: what was drawn (never trained on)
-    ├── staged/<table>/<partition>.parquet   the catalog's tables (DESIGN.md, Data contracts)
-    ├── staged/arrays/<batch>/<generation>/  uint8 pixel shards (shard-00000.npy, ...)
-    ├── catalog.duckdb                       one DuckDB view per table over its partitions
-    ├── models/anatomy/                      the anatomical region detector
-    ├── models/pretrain/<recipe>/seed-<k>/   one pre-training run (model, log, run.json)
-    ├── reports/evaluation/                  metrics.json, summary.md, plots
-    ├── reports/quality/                     Great Expectations data docs
-    ├── lineage/<asset>/<partition>/         one JSON lineage record per run of a step
-    └── .secrets/deid.key                    the pseudonymisation key: never published
+    data/                                   $CXRALIGN_DATA_DIR or ./data (default_data_dir)
+    ├── incoming/<batch>/                   raw batches as delivered (DICOM/PNG/JPEG, reports)
+    │   └── ground_truth/                   phantom batches only: what was drawn
+    ├── staged/<table>/<partition>.parquet  the catalog's tables (DESIGN.md, Data contracts)
+    ├── staged/arrays/<batch>/<generation>/ uint8 pixel shards (shard-00000.npy, ...)
+    ├── catalog.duckdb                      one DuckDB view per table over its partitions
+    ├── models/anatomy/                     the anatomical region detector
+    ├── models/pretrain/<recipe>/seed-<k>/  one pre-training run (model, log, run.json)
+    ├── reports/evaluation/                 metrics.json, summary.md, plots
+    ├── reports/quality/                    Great Expectations data docs
+    ├── lineage/<asset>/<partition>/        one JSON lineage record per run of a step
+    └── .secrets/deid.key                   the pseudonymisation key: never published
 
 The ``*_DIR`` constants are paths relative to the root (what tables and lineage records store,
 always with ``/``); the functions join them onto a given root.

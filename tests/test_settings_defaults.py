@@ -16,6 +16,7 @@ from cxralign.cli import build_parser
 from cxralign.eval.labels import finding_labels
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.ingest import IngestSettings
+from cxralign.io.locate import locate_inputs
 from cxralign.models.objectives.adaptive_patches import (
     AdaptivePatchExtractor,
     PatchWordMatchingLoss,
@@ -38,6 +39,7 @@ from cxralign.train.settings import PretrainSettings
 COMMANDS: dict[tuple[str, ...], tuple[type[BaseModel], dict[str, str]]] = {
     ("synthesize",): (SynthesisSettings, {}),
     ("ingest",): (IngestSettings, {}),
+    ("locate-input",): (IngestSettings, {}),
     ("pretrain",): (PretrainSettings, {}),
     ("anatomy", "train"): (AnatomySettings, {"synthetic": "synthetic_studies"}),
     ("anatomy", "detect"): (AnatomySettings, {}),
@@ -58,7 +60,8 @@ def _backed_flags(parser: argparse.ArgumentParser, model: type[BaseModel],
                   renamed: dict[str, str]) -> dict[str, argparse.Action]:
     """The optional arguments of ``parser`` that set a field of ``model``, by field."""
     return {renamed.get(action.dest, action.dest): action for action in parser._actions
-            if action.option_strings and renamed.get(action.dest, action.dest) in model.model_fields}
+            if action.option_strings
+            and renamed.get(action.dest, action.dest) in model.model_fields}
 
 
 @pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
@@ -67,7 +70,8 @@ def test_flags_backed_by_a_settings_model_have_no_default_of_their_own(path):
     model, renamed = COMMANDS[path]
     flags = _backed_flags(_subparser(path), model, renamed)
     assert flags, f"{' '.join(path)} sets no field of {model.__name__}"
-    written = {field: action.default for field, action in flags.items() if action.default is not None}
+    written = {field: action.default for field, action in flags.items()
+               if action.default is not None}
     assert written == {}, f"{' '.join(path)}: defaults written again for {sorted(written)}"
 
 
@@ -134,6 +138,7 @@ def test_augmentation_strengths_come_from_the_settings():
 
 @pytest.mark.parametrize(("function", "sources"), [
     (synthesize, (SynthesisSettings(),)),
+    (locate_inputs, (IngestSettings(),)),
     (load_examples, (PretrainSettings(), RecipeConfig())),
 ], ids=lambda f: getattr(f, "__name__", ""))
 def test_library_defaults_are_the_settings_defaults(function, sources):

@@ -33,7 +33,8 @@ SHARD_PREFIX: Final = "shard-"
 
 def shard_path(partition: str, generation: str, shard: int) -> str:
     """The shard's path relative to the catalog root (what ``images.staged_path`` holds)."""
-    return (STAGED_ARRAYS_DIR / partition / generation / f"{SHARD_PREFIX}{shard:05d}.npy").as_posix()
+    name = f"{SHARD_PREFIX}{shard:05d}.npy"
+    return (STAGED_ARRAYS_DIR / partition / generation / name).as_posix()
 
 
 def write_shard(catalog_root: Path, relative_path: str, arrays: np.ndarray) -> None:

@@ -79,7 +79,8 @@ class PretrainSettings(BaseModel):
         default=0.1, ge=0, le=1, description="Share of steps with linear learning-rate warm-up."
     )
     min_lr_ratio: float = Field(
-        default=0.01, ge=0, le=1, description="Cosine decay ends at this fraction of the peak learning rate."
+        default=0.01, ge=0, le=1,
+        description="Cosine decay ends at this fraction of the peak learning rate."
     )
     grad_clip: float = Field(
         default=1.0, ge=0, description="Global gradient-norm clip (0 = off)."

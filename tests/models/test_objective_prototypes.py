@@ -75,8 +75,9 @@ def test_gradients_reach_embeddings_and_prototypes_not_codes() -> None:
 
 
 def test_mismatched_shapes_are_rejected() -> None:
+    loss = PrototypeAlignmentLoss(dim=4, num_prototypes=3, **MGCA)
     with pytest.raises(ValueError, match="differ"):
-        PrototypeAlignmentLoss(dim=4, num_prototypes=3, **MGCA)(torch.randn(2, 4), torch.randn(3, 4))
+        loss(torch.randn(2, 4), torch.randn(3, 4))
 
 
 def _prototype_rank(rank: int) -> dict[str, torch.Tensor]:

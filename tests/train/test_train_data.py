@@ -132,8 +132,8 @@ def test_augmentation_moves_boxes_with_the_pixels(seed):
     box = torch.tensor([[40.0, 30.0, 90.0, 70.0]])
     image[0, 30:70, 40:90] = 255
     generator = torch.Generator().manual_seed(seed)
-    views = sample_views(1, size, out, replace(DEFAULT_AUGMENTATION, crop_scale_min=0.5, rotation_degrees=15),
-                         generator)
+    stronger = replace(DEFAULT_AUGMENTATION, crop_scale_min=0.5, rotation_degrees=15)
+    views = sample_views(1, size, out, stronger, generator)
     pixels = warp_images(image, views)[0, 0]
     warped, visible = warp_boxes(box, torch.zeros(1, dtype=torch.long), views)
     ys, xs = torch.nonzero(pixels > 0.5, as_tuple=True)
