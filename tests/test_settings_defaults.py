@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.cli import build_parser
+from cxralign.errors import UsageError
 from cxralign.eval.labels import finding_labels
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.ingest import IngestSettings
@@ -33,6 +34,7 @@ from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 from cxralign.text.settings import TextLimits, TextSettings
 from cxralign.train.augment import Augmentation
+from cxralign.train.commands import settings_from_args
 from cxralign.train.examples import load_examples
 from cxralign.train.settings import PretrainSettings
 
@@ -148,3 +150,22 @@ def test_library_defaults_are_the_settings_defaults(function, sources):
         if parameter.default is inspect.Parameter.empty or not owners:
             continue
         assert parameter.default == getattr(owners[0], name), name
+
+
+def test_renamed_settings_keep_their_flags(tmp_path):
+    """``learning_rate`` keeps ``--lr`` and the staged side keeps ``--image-size``; a settings
+    file still naming ``lr`` is refused rather than silently ignored."""
+    pretrain = _subparser(("pretrain",))
+    for flag in ("--lr", "--learning-rate"):
+        assert settings_from_args(pretrain.parse_args([flag, "0.002", "--out", "m"])
+                                  ).learning_rate == 0.002
+    old = tmp_path / "settings.yaml"
+    old.write_text("lr: 0.002\nrecipe: convirt\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="unknown setting.*lr"):
+        settings_from_args(pretrain.parse_args(["--settings", str(old), "--out", "m"]))
+    old.write_text("learning_rate: 0.002\nrecipe: convirt\n", encoding="utf-8")
+    from_file = settings_from_args(pretrain.parse_args(["--settings", str(old), "--out", "m"]))
+    assert (from_file.learning_rate, from_file.recipe) == (0.002, "convirt")
+    ingest = _subparser(("ingest",))
+    for flag in ("--image-size", "--staged-size"):
+        assert ingest.parse_args(["in", "--out", "d", flag, "128"]).staged_size == 128
