@@ -110,7 +110,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     overrides = dict(item.split("=", 1) for item in args.set)
     settings = AnatomySettings(**overrides).with_epochs_for(real_data=True)
-    side = IngestSettings().image_size
+    side = IngestSettings().staged_size
 
     gold = coco_source(DATA / "annotations.json", DATA / "images", DATA / "lung_masks")
     real = stage_source(gold, side, 2)

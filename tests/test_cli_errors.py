@@ -126,7 +126,7 @@ def test_out_of_range_numbers_name_their_flag(argv: list[str], named: str, inges
 
 def test_ingest_settings_out_of_range(tmp_path: Path):
     result = run_cli("ingest", str(tmp_path), "--out", str(tmp_path / "d"), "--image-size", "4")
-    one_line_error(result, "image_size must be at least 16")
+    one_line_error(result, "staged_size must be at least 16")
 
 
 def test_text_input_of_the_wrong_kind(tmp_path: Path):

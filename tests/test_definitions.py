@@ -36,7 +36,7 @@ def materialize_ingestion(data_dir, studies: int = 6, partition: str | None = No
         run_config=dg.RunConfig(
             {
                 "incoming_studies": {"config": {"studies": studies, "seed": 3, "workers": 1}},
-                "dicom_images": {"config": {"workers": 1, "image_size": 128}},
+                "dicom_images": {"config": {"workers": 1, "staged_size": 128}},
             }
         ),
     )

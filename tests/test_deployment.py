@@ -10,7 +10,8 @@ import pytest
 from dagster._config import process_config
 from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job, k8s_job_executor
 
-from cxralign.train.runs import model_dir, pretrain_command
+from cxralign.layout import pretrain_run_dir as model_dir
+from cxralign.train.runs import pretrain_command
 from cxralign_pipeline.defs.resources import Deployment, deployment_definitions, step_job_config
 from cxralign_pipeline.defs.train.assets import PIPES_ENTRY_POINT
 from cxralign_pipeline.defs.train.launchers import K8sTrainingLauncher, LocalTrainingLauncher

@@ -35,14 +35,14 @@ BATCH = "synthetic-seed1-n8"
 # Small enough for two shared cores: 8 studies at 64 px (seed 1 puts one image in the test split
 # that evaluation needs), one detector training step, two pre-training steps.
 TINY_PARAMS = {
-    "synthetic": {"studies": 8, "seed": 1, "max_side": 512},
-    "ingest": {"image_size": 64},
+    "synthetic": {"studies": 8, "seed": 1, "max_side": 256},
+    "ingest": {"staged_size": 64},
     "text": {"backend": "rules"},
     "anatomy": {"synthetic_studies": 8, "epochs": 1, "input_size": 32, "backbone": "resnet10t",
                 "seed": 0, "min_score": 0.5},
     "pretrain": {"recipes": ["asg"], "seeds": [0], "image_size": 32, "image_output_stride": 16,
                  "epochs": 1, "steps": 2,
-                 "batch_size": 4, "lr": 0.0005},
+                 "batch_size": 4, "learning_rate": 0.0005},
     "evaluate": {"recipes": ["asg"]},
 }
 QUIET_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATER": "1", "OMP_NUM_THREADS": "1",

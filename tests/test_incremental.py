@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 FIRST = SynthesisSettings(studies=4, seed=1, workers=1)
 SECOND = "arrived-later"
 TINY_DETECTOR = {"epochs": 1, "synthetic_studies": 4, "input_size": 64, "batch_size": 4, "workers": 1}
-BATCH_CONFIG = {"ops": {"dicom_images": {"config": {"workers": 1, "image_size": 64}}}}
+BATCH_CONFIG = {"ops": {"dicom_images": {"config": {"workers": 1, "staged_size": 64}}}}
 
 
 def staged_files(data_dir: Path, batch: str) -> dict[Path, int]:

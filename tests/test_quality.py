@@ -104,9 +104,9 @@ def write_log(directory, **columns) -> None:
 def test_training_logs_are_checked_per_model_with_their_own_loss_terms(tmp_path):
     from cxralign.quality import DataDocsSite
     from cxralign.quality.tables import gated_tables, suite_for
-    from cxralign.train.runs import MODELS_SUBDIR
+    from cxralign.layout import PRETRAIN_MODELS_DIR
 
-    models = tmp_path / MODELS_SUBDIR
+    models = tmp_path / PRETRAIN_MODELS_DIR
     write_log(models / "convirt" / "seed-0")  # no loss terms beyond the total
     write_log(models / "asg" / "seed-0", loss_region_sentence=[0.5, float("inf"), 0.4],
               step=[1, 3, 3], pairs_per_second=[40.0, 0.0, 39.0])

@@ -34,7 +34,9 @@ class AnatomySettings(BaseModel):
         f"{REAL_DATA_EPOCHS} when real boxes are configured, {PHANTOM_ONLY_EPOCHS} on phantoms alone.",
     )
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
-    lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
+    learning_rate: float = Field(
+        default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle)."
+    )
     lung_mask_weight: float = Field(
         default=1.0, ge=0,
         description="Weight of the auxiliary lung segmentation loss on images whose source "

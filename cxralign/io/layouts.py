@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Final
 
 from cxralign.io.reports import openi_image_ids
+from cxralign.layout import GROUND_TRUTH_DIR
 
 IMAGE_SUFFIXES: Final = frozenset({".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg"})
 RASTER_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg"})
 MANIFEST_NAME: Final = "manifest.csv"
 # Folders that sit beside studies but are not studies (the synthetic generator's answers).
-IGNORED_DIRS: Final = frozenset({"ground_truth"})
+IGNORED_DIRS: Final = frozenset({GROUND_TRUTH_DIR})
 _MIMIC_GROUP = re.compile(r"p\d\d")
 _MIMIC_PATIENT = re.compile(r"p\d+")
 _MIMIC_STUDY = re.compile(r"s\d+")

@@ -16,6 +16,7 @@ from great_expectations.expectations import Expectation
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.rejections import REJECTED_SCHEMA
+from cxralign.layout import PRETRAIN_MODELS_DIR
 from cxralign.quality.suites import SUITES, training_log_suite
 from cxralign.quality.views import (
     boxes_geometry,
@@ -27,7 +28,6 @@ from cxralign.quality.views import (
     triplets_with_evidence,
 )
 from cxralign.train.output import LOG_FILE
-from cxralign.train.runs import MODELS_SUBDIR
 
 Partitions = list[str] | None
 """Catalog partitions (incoming batches) to validate; ``None`` means all of them."""
@@ -72,7 +72,7 @@ def _catalog_table(name: str, catalog: Catalog, partitions: Partitions) -> pa.Ta
 def training_logs(data_dir: Path) -> dict[str, pa.Table]:
     """Every pre-trained model's training log (``<data>/models/pretrain/<recipe>/seed-<k>/
     training_log.parquet``), by ``<recipe>/seed-<k>``, with step increments."""
-    root = Path(data_dir) / MODELS_SUBDIR
+    root = Path(data_dir) / PRETRAIN_MODELS_DIR
     logs = sorted(root.glob(f"*/*/{LOG_FILE}"))
     if not logs:
         raise FileNotFoundError(f"no {LOG_FILE} under {root}/<recipe>/<seed>/")

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
+from cxralign.layout import GROUND_TRUTH_DIR
 from cxralign.progress import Emit, Progress
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
@@ -29,8 +30,8 @@ from cxralign.synthetic.dicom_writer import ImageUIDs, sample_encoding, write_di
 from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.lesions import cardiothoracic_ratio, place_lesions, sample_findings
 from cxralign.synthetic.render import render
-from cxralign.synthetic.settings import SynthesisSettings
 from cxralign.synthetic.reports import ClinicalContext, write_report
+from cxralign.synthetic.settings import SynthesisSettings
 
 UID_NAMESPACE: Final = "cxralign.synthetic"
 
@@ -58,6 +59,8 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
 
 Row = dict[str, Any]
 T = TypeVar("T")
+_DEFAULTS: Final = SynthesisSettings()
+"""The seed and worker count used when a caller gives none (the CLI and Dagster defaults)."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,9 @@ class _StudyRows:
     bytes_written: int = 0
 
 
-def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
-               progress: Emit | None = None,
-               max_side: int = SynthesisSettings.model_fields["max_side"].default) -> SynthesisSummary:
+def synthesize(out_dir: Path, studies: int, seed: int = _DEFAULTS.seed,
+               workers: int = _DEFAULTS.workers, progress: Emit | None = None,
+               max_side: int = _DEFAULTS.max_side) -> SynthesisSummary:
     """Write ``studies`` phantom studies and their ground truth under ``out_dir``.
 
     ``workers`` is the number of processes (0: all available cores); it changes only speed.
@@ -224,7 +227,7 @@ def _write_table(out_dir: Path, name: str, results: list[_StudyRows]) -> int:
     rows = [r.study for r in results] if name == "studies" else [
         row for r in results for row in getattr(r, name)
     ]
-    target = out_dir / "ground_truth" / f"{name}.parquet"
+    target = out_dir / GROUND_TRUTH_DIR / f"{name}.parquet"
     write_parquet_atomically(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), target)
     return target.stat().st_size
 

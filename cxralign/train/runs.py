@@ -12,12 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-MODELS_SUBDIR = Path("models") / "pretrain"
-
-
-def model_dir(data: Path, recipe: str, seed: int) -> Path:
-    """The default model directory of a run: ``<data>/models/pretrain/<recipe>/seed-<k>/``."""
-    return Path(data) / MODELS_SUBDIR / recipe / f"seed-{seed}"
 
 
 def pretrain_command(data: Path, out: Path, recipe: str, seed: int, *, settings_file: Path,

@@ -2,22 +2,23 @@
 asset config (``cxralign_pipeline/defs/train/assets.py`` subclasses :class:`PretrainSettings`;
 plain field types only).
 
-What is *trained* (encoders, projection sizes, loss terms and weights) is the recipe's business
-(:mod:`cxralign.models.recipes`); this class holds how it is trained: data, optimisation,
-augmentation, checkpoints and which recipes/seeds the pipeline runs, and overrides the few
-recipe fields that set a run's cost (input size, output stride, text depth, epochs, batch size,
-learning rate; 0 leaves the recipe's value), so the recipes stay paper-faithful and the demo
-stays small.
+What is *trained* (encoders, projection sizes, loss terms and weights, and the cost-setting
+input size, output stride, text depth, epochs, batch size and learning rate) is the recipe's
+business (:mod:`cxralign.models.recipes`, where each has its one default); this class holds how
+it is trained: data, optimisation schedule, augmentation, checkpoints and which recipes/seeds the
+pipeline runs. Its recipe overrides default to 0, "the recipe's own", so a run, a saved
+``recipe.json`` and an evaluation's random-init baseline agree unless one is set on purpose.
 
-The defaults are sized for a shared 2-core CPU and for learning, not just running: 64 px inputs
-with the image encoder's map at stride 16 (4 × 4 cells, so an anatomical region covers several),
-the whole MiniLM frozen (its outputs are computed once per distinct text and cached, so depth
-costs one pass), 32 pairs per step, 150 steps at lr 1e-3 for the image side (about ten passes
-over the demo's ~490 training images, where 300 would overfit; the global loss only starts to
-fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 300 on 2,000
-studies), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the partitions of ``pretrained_model``). Paper-scale runs override
-``image_size`` (224), ``image_output_stride`` (0), ``epochs`` (50), ``steps`` (0),
-``batch_size`` (128 per GPU × GPUs) and ``lr`` (1e-4).
+The defaults are sized for a shared 2-core CPU and for learning, not just running: the recipes'
+64 px inputs at stride 16 (4 × 4 cells, so an anatomical region covers several), the whole
+MiniLM frozen (its outputs are computed once per distinct text and cached, so depth costs one
+pass) and 32 pairs per step at lr 1e-3 for the image side, with 150 steps here (about ten
+passes over the demo's ~490 training images, where 300 would overfit; the global loss only
+starts to fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 300 on
+2,000 studies), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the partitions of
+``pretrained_model``). Paper-scale runs override ``image_size`` (224), ``image_output_stride``
+(32, the ResNet's own), ``epochs`` (50), ``steps`` (0), ``batch_size`` (128 per GPU × GPUs)
+and ``learning_rate`` (1e-4).
 """
 
 from __future__ import annotations
@@ -39,15 +40,14 @@ class PretrainSettings(BaseModel):
         default="", description="JSON/YAML file of recipe overrides; empty = recipe defaults."
     )
     image_size: int = Field(
-        default=64, ge=0,
-        description="Overrides the recipe's model input side (0 = the recipe's own). 64 px "
-        "keeps six demo runs within ten CPU minutes; the papers use 224.",
+        default=0, ge=0,
+        description="Overrides the recipe's model input side in pixels (0 = the recipe's own); "
+        "the papers use 224. Not the staged side, which ingestion sets (staged_size).",
     )
     image_output_stride: int = Field(
-        default=16, ge=0,
-        description="Overrides the recipe's image_output_stride (0 = the recipe's own): 16 "
-        "gives a 4 x 4 map at 64 px, where the backbone's own stride 32 gives 2 x 2 and region "
-        "pooling would learn position, not findings.",
+        default=0, ge=0,
+        description="Overrides the recipe's image_output_stride (0 = the recipe's own; 32 = a "
+        "ResNet's undilated map).",
     )
     text_layers: int = Field(
         default=0, ge=0,
@@ -65,24 +65,24 @@ class PretrainSettings(BaseModel):
         "Hundreds are needed before the image tower learns from scratch.",
     )
     batch_size: int = Field(
-        default=32, ge=0,
+        default=0, ge=0,
         description="Overrides the recipe's batch size: image-report pairs per optimiser step "
         "over all processes and accumulated micro-batches (0 = the recipe's own).",
     )
     accumulation: int = Field(
         default=1, ge=1, description="Micro-batches whose gradients make one optimiser step."
     )
-    lr: float = Field(
-        default=1e-3, ge=0,
+    learning_rate: float = Field(
+        default=0.0, ge=0,
         description="Overrides the recipe's peak AdamW learning rate of the image side (0 = "
-        "the recipe's own); a from-scratch image tower in a few hundred CPU steps needs more "
-        "than the papers' 1e-4. The text encoder keeps the recipe's text_learning_rate.",
+        "the recipe's own). The text encoder keeps the recipe's text_learning_rate.",
     )
     warmup_fraction: float = Field(
         default=0.1, ge=0, le=1, description="Share of steps with linear learning-rate warm-up."
     )
     min_lr_ratio: float = Field(
-        default=0.01, ge=0, le=1, description="Cosine decay ends at this fraction of `lr`."
+        default=0.01, ge=0, le=1,
+        description="Cosine decay ends at this fraction of the peak learning rate."
     )
     grad_clip: float = Field(
         default=1.0, ge=0, description="Global gradient-norm clip (0 = off)."
@@ -123,7 +123,7 @@ class PretrainSettings(BaseModel):
         """The recipe fields these settings override (the non-zero ones), for ``load_recipe``."""
         values = {"image_size": self.image_size, "text_layers": self.text_layers,
                   "image_output_stride": self.image_output_stride, "epochs": self.epochs,
-                  "batch_size": self.batch_size, "learning_rate": self.lr}
+                  "batch_size": self.batch_size, "learning_rate": self.learning_rate}
         return {name: value for name, value in values.items() if value}
 
     def recipes(self) -> list[str]:

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from cxralign import layout
 from cxralign.anatomy.draw import draw_boxes
 from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
@@ -20,9 +21,6 @@ from cxralign_pipeline.lib.partitions import BATCHES
 from cxralign_pipeline.lib.resources import CatalogResource
 from cxralign_pipeline.lib.stage import stage_asset
 from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
-
-MODEL_SUBDIR = "models/anatomy"
-
 
 class AnatomyDetectorConfig(AnatomySettings, dg.Config):
     """Detector training settings (defaults in ``cxralign.anatomy.settings.AnatomySettings``)
@@ -58,7 +56,7 @@ def anatomy_detector(
 ) -> dg.MaterializeResult:
     """A 29-region box detector (weights, config and fitted atlas in ``data/models/anatomy``),
     trained from phantom radiographs plus any COCO / Chest ImaGenome boxes configured."""
-    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
+    model_dir = layout.anatomy_model_dir(catalog.data_dir)
 
     def work() -> StepOutcome:
         report = train_detector(_training_sources(config), model_dir, config, progress=context.log.info)
@@ -77,7 +75,7 @@ def anatomy_boxes(
     detector where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
     store = catalog.catalog
     batch = context.partition_key
-    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
+    model_dir = layout.anatomy_model_dir(catalog.data_dir)
 
     def work() -> StepOutcome:
         if not model_dir.is_dir():

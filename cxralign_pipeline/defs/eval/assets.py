@@ -7,6 +7,7 @@ import dagster as dg
 from PIL import Image
 from pydantic import Field
 
+from cxralign import layout
 from cxralign.eval.report import METRICS_TABLE, write_report
 from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
 from cxralign.eval.settings import EvaluationSettings
@@ -14,8 +15,6 @@ from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
 from cxralign_pipeline.lib.stage import stage_asset
 from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
-
-REPORT_SUBDIR = "reports/evaluation"
 
 EVALUATE_WHEN_TRAINED = (
     dg.AutomationCondition.eager()
@@ -50,7 +49,7 @@ def downstream_evaluation(
     ``metrics.json``, ``summary.md``, PNG plots and the ``evaluation_metrics`` table."""
     data_dir = Path(catalog.data_dir)
     store = catalog.catalog
-    out_dir = Path(config.out_dir) if config.out_dir else data_dir / REPORT_SUBDIR
+    out_dir = Path(config.out_dir) if config.out_dir else layout.evaluation_dir(data_dir)
     directories = discover_model_dirs(data_dir, config.recipes)
     if not directories:
         raise dg.Failure(

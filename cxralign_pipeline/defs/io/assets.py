@@ -5,9 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from cxralign.io.catalog import Catalog
+from cxralign import layout
 from cxralign.io.ingest import IngestSettings, ingest
-from cxralign.io.staging import ARRAYS_DIR, open_staged
+from cxralign.io.staging import open_staged
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata
@@ -37,11 +37,6 @@ def incoming_batches(incoming_dir: Path) -> list[Path]:
     if not incoming_dir.is_dir():
         return []
     return sorted(p for p in incoming_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
-    """Where ingestion writes a batch's uint8 array shards."""
-    return catalog.root / "staged" / ARRAYS_DIR / batch
 
 
 @stage_asset(kinds={"python", "dicom"})
@@ -132,11 +127,11 @@ def dicom_images(
             sample = images.slice(0, 8).to_pylist()
             pictures = [open_staged(store.root, row["staged_path"], row["staged_index"]) for row in sample]
             metadata["staged_examples"] = png_markdown(
-                image_grid(pictures), f"{len(pictures)} staged images ({config.image_size} px)"
+                image_grid(pictures), f"{len(pictures)} staged images ({config.staged_size} px)"
             )
         outputs = [store.partition_path(t, batch) for t in INGESTED_TABLES]
         return StepOutcome(
-            outputs=[*outputs, staged_arrays_dir(store, batch)], metadata=metadata,
+            outputs=[*outputs, layout.arrays_dir(store.root, batch)], metadata=metadata,
             input_rows={"studies": summary.studies, "images": summary.images + rejected},
             rejected={"inputs": rejected},
         )

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 from cxralign.train.lineage import TRAINING_INPUTS
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
-from cxralign.train.runs import model_dir, pretrain_command
+from cxralign import layout
+from cxralign.train.runs import pretrain_command
 from cxralign.train.settings import PretrainSettings
 from cxralign_pipeline.defs.train import pipes
 from cxralign_pipeline.defs.train.launchers import TrainingLauncher
@@ -57,7 +58,7 @@ def pretrained_model(
         with tempfile.TemporaryDirectory(dir=data, prefix=".pretrain-settings-") as scratch:
             settings_file = Path(scratch) / "settings.json"
             settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
-            command = pretrain_command(data, model_dir(data, recipe, seed), recipe, seed,
+            command = pretrain_command(data, layout.pretrain_run_dir(data, recipe, seed), recipe, seed,
                                        settings_file=settings_file,
                                        nproc_per_node=settings.nproc_per_node,
                                        entry_point=PIPES_ENTRY_POINT)
