@@ -13,6 +13,7 @@ from typing import Final
 from cxralign.io.catalog import Catalog
 from cxralign.lineage.records import InputRef
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
+from cxralign.train.runs import run_partition
 from cxralign.train.settings import PretrainSettings
 
 ASSET: Final = "pretrained_model"
@@ -40,12 +41,6 @@ def training_upstreams(store: Catalog) -> list[Upstream]:
 def training_inputs(data: Path) -> tuple[InputRef, ...]:
     """The hashed inputs of a run on the catalog in ``data`` (hash them before training)."""
     return hashed_inputs(data, training_upstreams(Catalog(data)))
-
-
-def run_partition(recipe: str, seed: int) -> str:
-    """The partition key of one run, as Dagster spells the ``pretrained_model`` asset's
-    recipe × seed partition (``asg|0``: dimensions in name order, joined by ``|``)."""
-    return f"{recipe}|{seed}"
 
 
 def record_cli_run(data: Path, model_dir: Path, settings: PretrainSettings, recipe: str,

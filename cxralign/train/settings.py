@@ -26,18 +26,18 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-class PretrainSettings(BaseModel):
-    """How one or more pre-training runs are made (see the module docstring for the budget)."""
+class RunSettings(BaseModel):
+    """How one pre-training run is made (see the module docstring for the budget): the Dagster
+    asset's config, whose partition names the recipe and seed."""
 
-    recipe: str = Field(default="asg", description="Primary recipe (cxralign.models.recipes).")
-    baseline_recipes: list[str] = Field(
-        default=["convirt"], description="Recipes trained alongside the primary one to compare."
-    )
-    seeds: list[int] = Field(
-        default=[0, 1, 2], description="One run per recipe and seed (mean ± std downstream)."
-    )
     recipe_config: str = Field(
         default="", description="JSON/YAML file of recipe overrides; empty = recipe defaults."
+    )
+    image_init_detector: str = Field(
+        default="",
+        description="Overrides the recipe's image_init_detector: an anatomy model directory "
+        "(cxralign anatomy train) whose backbone starts the image encoder, which becomes that "
+        "backbone. Empty = the recipe's own (none).",
     )
     image_size: int = Field(
         default=0, ge=0,
@@ -119,12 +119,33 @@ class PretrainSettings(BaseModel):
         default=1, ge=1, description="Processes per run (torchrun; one per GPU)."
     )
 
-    def recipe_overrides(self) -> dict[str, int | float]:
-        """The recipe fields these settings override (the non-zero ones), for ``load_recipe``."""
-        values = {"image_size": self.image_size, "text_layers": self.text_layers,
-                  "image_output_stride": self.image_output_stride, "epochs": self.epochs,
-                  "batch_size": self.batch_size, "learning_rate": self.learning_rate}
+    def recipe_overrides(self) -> dict[str, int | float | str]:
+        """The recipe fields these settings override (the non-zero ones), for ``load_recipe``;
+        a detector to start from also sets the image encoder to the detector's backbone."""
+        values: dict[str, int | float | str] = {
+            "image_size": self.image_size, "text_layers": self.text_layers,
+            "image_output_stride": self.image_output_stride, "epochs": self.epochs,
+            "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+            "image_init_detector": self.image_init_detector,
+        }
+        if self.image_init_detector:
+            from cxralign.models.image_encoder import detector_backbone
+
+            values["image_encoder"] = detector_backbone(self.image_init_detector)
         return {name: value for name, value in values.items() if value}
+
+
+class PretrainSettings(RunSettings):
+    """One run's settings plus which runs the pipeline makes: the primary recipe, its
+    baselines and the seeds (each recipe × seed a partition of ``pretrained_model``)."""
+
+    recipe: str = Field(default="asg", description="Primary recipe (cxralign.models.recipes).")
+    baseline_recipes: list[str] = Field(
+        default=["convirt"], description="Recipes trained alongside the primary one to compare."
+    )
+    seeds: list[int] = Field(
+        default=[0, 1, 2], description="One run per recipe and seed (mean ± std downstream)."
+    )
 
     def recipes(self) -> list[str]:
         """The primary recipe followed by the baselines, without repeats."""

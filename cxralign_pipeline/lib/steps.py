@@ -3,8 +3,9 @@
 What a step read is not declared here: it is the asset's own ``deps``. For each upstream asset
 the step takes the lineage record of the partition(s) it reads (the same batch; every recorded
 partition when this asset is not partitioned like its upstream) and links its inputs to exactly
-the files, md5s and data version that upstream wrote. Files from outside the graph (an
-incoming batch folder) are passed as ``sources`` and hashed.
+the files, md5s and data version that upstream wrote. What a step reads beyond its deps (an
+incoming batch folder; a model only some configurations read) is passed as ``sources`` and
+hashed, linked to the record that wrote those bytes where there is one.
 
 Whether a step needs to run is Dagster's business, not this module's: every materialisation
 returns a ``DataVersion`` derived from the md5s of what it wrote, and each asset carries its
@@ -29,13 +30,8 @@ import yaml
 from pydantic import BaseModel
 
 from cxralign.lineage.dvc import commit_stages
-from cxralign.lineage.records import (
-    LINEAGE_DIR,
-    UNPARTITIONED,
-    InputRef,
-    latest_record,
-    utc_now,
-)
+from cxralign.layout import lineage_dir
+from cxralign.lineage.records import UNPARTITIONED, InputRef, latest_record, utc_now
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
 from cxralign_pipeline.lib.partitions import EMBEDDED_BATCH_PREFIX
 
@@ -80,7 +76,7 @@ def _config_values(config: BaseModel | Mapping[str, object] | None) -> dict[str,
 
 def recorded_partitions(data_dir: Path, asset: str) -> list[str | None]:
     """The partitions of ``asset`` that have a lineage record (``None``: unpartitioned)."""
-    root = Path(data_dir) / LINEAGE_DIR / asset
+    root = lineage_dir(data_dir) / asset
     if not root.is_dir():
         return []
     return sorted((None if p.name == UNPARTITIONED else p.name for p in root.iterdir() if p.is_dir()),
@@ -171,7 +167,7 @@ def recorded_step(
     data_dir: Path,
     config: BaseModel | Mapping[str, object] | None,
     work: Callable[[], StepOutcome],
-    sources: Sequence[Path] = (),
+    sources: Sequence[Upstream] = (),
 ) -> dg.MaterializeResult:
     """Run ``work``; record its lineage (inputs from the asset's deps plus the hashed
     ``sources``), commit its DVC stage, and return metadata with the data version."""
@@ -180,8 +176,7 @@ def recorded_step(
     partition = _partition(context)
     started = utc_now()
     inputs = upstream_inputs(context, data_dir)
-    if sources:
-        inputs += hashed_inputs(data_dir, [Upstream(asset="external", partition=partition, paths=sources)])
+    inputs += hashed_inputs(data_dir, sources)
 
     try:
         outcome = work()

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from cxralign.lineage.records import latest_record
+from cxralign.train.settings import RunSettings
 from cxralign_pipeline.defs.resources import local_resources
 from cxralign_pipeline.defs.train.assets import pretrained_model
 from cxralign_pipeline.lib.partitions import TRAINING_RUNS
@@ -22,7 +23,8 @@ def test_every_recipe_and_seed_is_its_own_partition():
 
 
 def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
-    config = tiny.settings(steps=2, checkpoint_every=100).model_dump()
+    settings = tiny.settings(steps=2, checkpoint_every=100)
+    config = settings.model_dump(include=set(RunSettings.model_fields))
     result = dg.materialize([pretrained_model], partition_key="convirt|1",
                             resources=local_resources(str(tiny.data)),
                             run_config={"ops": {"pretrained_model": {"config": config}}})
@@ -38,3 +40,30 @@ def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
     assert "data:image/png;base64," in metadata["loss_curves"].value
     record = latest_record(tiny.data, "pretrained_model", "convirt|1")
     assert record is not None and record.data_version == materialization.tags["dagster/data_version"]
+
+
+def test_the_anatomy_detector_can_start_the_image_encoder(tiny):
+    """``init_from_anatomy_detector``: the run's encoder is the detector's backbone, and the
+    lineage record names the detector among the run's inputs."""
+    import torch
+
+    from cxralign import layout
+    from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE, DetectorConfig
+    from cxralign.anatomy.model import RegionDetectorNet
+
+    detector = layout.anatomy_model_dir(tiny.data)
+    detector.mkdir(parents=True, exist_ok=True)
+    torch.save(RegionDetectorNet("resnet10t").state_dict(), detector / WEIGHTS_FILE)
+    (detector / CONFIG_FILE).write_text(DetectorConfig("resnet10t", 64, ("right lung",)).to_json())
+    settings = tiny.settings(steps=1, checkpoint_every=100)
+    config = {**settings.model_dump(include=set(RunSettings.model_fields)),
+              "init_from_anatomy_detector": True}
+    result = dg.materialize([pretrained_model], partition_key="asg|2",
+                            resources=local_resources(str(tiny.data)),
+                            run_config={"ops": {"pretrained_model": {"config": config}}})
+    assert result.success
+    run = json.loads((layout.pretrain_run_dir(tiny.data, "asg", 2) / "run.json").read_text())
+    assert run["config"]["image_encoder"] == "resnet10t"
+    assert run["config"]["image_init_detector"] == str(detector)
+    record = latest_record(tiny.data, "pretrained_model", "asg|2")
+    assert "anatomy_detector" in {ref.asset for ref in record.inputs}

@@ -7,6 +7,7 @@ import dagster as dg
 
 from cxralign import layout
 from cxralign.io.ingest import IngestSettings, ingest
+from cxralign.lineage.step import Upstream
 from cxralign.io.staging import open_staged
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
@@ -136,4 +137,5 @@ def dicom_images(
             rejected={"inputs": rejected},
         )
 
-    return recorded_step(context, Path(catalog.data_dir), config, work, sources=[source])
+    incoming = Upstream("incoming", batch, [source])  # the user's files, outside the graph
+    return recorded_step(context, Path(catalog.data_dir), config, work, sources=[incoming])

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from cxralign.train.lineage import TRAINING_INPUTS
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
 from cxralign import layout
 from cxralign.train.runs import pretrain_command
-from cxralign.train.settings import PretrainSettings
+from cxralign.lineage.step import Upstream
+from cxralign.train.settings import PretrainSettings, RunSettings
 from cxralign_pipeline.defs.train import pipes
 from cxralign_pipeline.defs.train.launchers import TrainingLauncher
 from cxralign_pipeline.lib.metadata import png_markdown
@@ -28,9 +30,15 @@ from cxralign_pipeline.lib.stage import stage_asset
 from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 
-class PretrainConfig(PretrainSettings, dg.Config):
-    """Pre-training settings; defaults and the demo time budget in
-    ``cxralign.train.settings.PretrainSettings``. The partition names the recipe and seed."""
+class PretrainConfig(RunSettings, dg.Config):
+    """One run's settings (defaults and the demo time budget in
+    ``cxralign.train.settings.RunSettings``); the partition names the recipe and seed."""
+
+    init_from_anatomy_detector: bool = Field(
+        default=False,
+        description="Start the image encoder from the anatomy_detector asset's backbone (the "
+        "encoder becomes that backbone); lineage then records the detector as an input.",
+    )
 
 
 PIPES_ENTRY_POINT = (pipes.__name__,)
@@ -51,7 +59,11 @@ def pretrained_model(
     data = Path(catalog.data_dir)
     key = context.partition_key.keys_by_dimension
     recipe, seed = key["recipe"], int(key["seed"])
-    settings = PretrainSettings.model_validate({**config.model_dump(), "recipe": recipe})
+    detector = layout.anatomy_model_dir(data)
+    values = config.model_dump(exclude={"init_from_anatomy_detector"})
+    if config.init_from_anatomy_detector:
+        values["image_init_detector"] = str(detector)
+    settings = PretrainSettings.model_validate({**values, "recipe": recipe, "seeds": [seed]})
 
     def work() -> StepOutcome:
         # Inside the data directory: a training pod sees it on the shared volume.
@@ -66,7 +78,8 @@ def pretrained_model(
             run = training_launcher.launch(context, command)[-1]
         return StepOutcome(outputs=[Path(run["model_dir"])], metadata=_metadata(run))
 
-    return recorded_step(context, data, settings, work)
+    used = [Upstream("anatomy_detector", None, [detector])] if settings.image_init_detector else []
+    return recorded_step(context, data, settings, work, sources=used)
 
 
 def _metadata(run: dict) -> dict[str, object]:
