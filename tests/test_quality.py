@@ -102,9 +102,9 @@ def write_log(directory, **columns) -> None:
 
 
 def test_training_logs_are_checked_per_model_with_their_own_loss_terms(tmp_path):
+    from cxralign.layout import PRETRAIN_MODELS_DIR
     from cxralign.quality import DataDocsSite
     from cxralign.quality.tables import gated_tables, suite_for
-    from cxralign.layout import PRETRAIN_MODELS_DIR
 
     models = tmp_path / PRETRAIN_MODELS_DIR
     write_log(models / "convirt" / "seed-0")  # no loss terms beyond the total

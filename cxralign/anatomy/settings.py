@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
 REAL_DATA_EPOCHS = 70
 PHANTOM_ONLY_EPOCHS = 10
 

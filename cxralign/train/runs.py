@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-
 def pretrain_command(data: Path, out: Path, recipe: str, seed: int, *, settings_file: Path,
                      nproc_per_node: int = 1,
                      entry_point: Sequence[str] = ("cxralign", "pretrain")) -> list[str]:

@@ -29,8 +29,8 @@ import dagster as dg
 import yaml
 from pydantic import BaseModel
 
-from cxralign.lineage.dvc import commit_stages
 from cxralign.layout import lineage_dir
+from cxralign.lineage.dvc import commit_stages
 from cxralign.lineage.records import UNPARTITIONED, InputRef, latest_record, utc_now
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
 from cxralign_pipeline.lib.partitions import EMBEDDED_BATCH_PREFIX

@@ -22,6 +22,7 @@ from cxralign_pipeline.lib.resources import CatalogResource
 from cxralign_pipeline.lib.stage import stage_asset
 from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
+
 class AnatomyDetectorConfig(AnatomySettings, dg.Config):
     """Detector training settings (defaults in ``cxralign.anatomy.settings.AnatomySettings``)
     plus the gold-box files a user has. The incoming phantom batches' ground truth is kept for

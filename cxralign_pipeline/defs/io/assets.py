@@ -7,8 +7,8 @@ import dagster as dg
 
 from cxralign import layout
 from cxralign.io.ingest import IngestSettings, ingest
-from cxralign.lineage.step import Upstream
 from cxralign.io.staging import open_staged
+from cxralign.lineage.step import Upstream
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata

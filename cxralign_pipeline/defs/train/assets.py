@@ -14,12 +14,12 @@ import dagster as dg
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from cxralign import layout
+from cxralign.lineage.step import Upstream
 from cxralign.train.lineage import TRAINING_INPUTS
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
-from cxralign import layout
 from cxralign.train.runs import pretrain_command
-from cxralign.lineage.step import Upstream
 from cxralign.train.settings import PretrainSettings, RunSettings
 from cxralign_pipeline.defs.train import pipes
 from cxralign_pipeline.defs.train.launchers import TrainingLauncher
