@@ -81,6 +81,8 @@ _UNCERTAINTY_POST = (
     "not completely excluded", "not be excluded", "is possible", "are possible", "is suspected",
     "are suspected", "is questioned", "is likely", "are likely", "is considered",
     "is not entirely excluded", "not totally excluded", "would be a consideration",
+    "may be present", "might be present", "could be present", "may be seen", "may be noted",
+    "is less likely", "are less likely", "is favored", "is probable", "is questionable",
 )
 _HYPOTHETICAL_PRE = (
     "to identify", "to evaluate for", "evaluate for", "evaluation for", "to exclude",

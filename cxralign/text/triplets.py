@@ -49,6 +49,18 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   only a stated edema/congestion phrase is. A normal/clear attribute still negates edema.
 * The IU de-identification mask ``XXXX`` reads as a gap when phrases are matched, so a cue it
   splits is one cue ("the nodule was not XXXX seen": absent).
+* A pattern adjective is said of the finding it modifies: a bare "interstitial", "reticular" or
+  "reticulonodular" directly before another finding's noun ("reticular opacities", "interstitial
+  densities", "interstitial pulmonary edema", "interstitial fibrotic changes", "increased
+  interstitial and patchy airspace opacities") describes that finding's pattern and yields no
+  interstitial markings (nor a nodule) of its own; as a head ("interstitial markings",
+  "reticulonodular changes", "interstitial prominence") it is the finding.
+* Findings offered as alternatives are uncertain: findings of one clause joined by "or"
+  ("subsegmental atelectasis or scarring", "effusion, thickening or scarring", "and/or") that no
+  cue governs are each ``uncertain`` with cue "or": the sentence says one of them is there, not
+  which. A negation still negates the whole list ("no effusion or pneumothorax"), and after a
+  pseudo-negation the "or" joins what did not change ("no change in the effusion or
+  atelectasis"), so there it says nothing about certainty.
 """
 
 from __future__ import annotations
@@ -99,6 +111,14 @@ _MASK: Final = re.compile(r"\bX{3,}\b")
 _BROKEN: Final = re.compile(r"(?:fractured|broken)$", re.I)
 _OF_DEVICE: Final = re.compile(r"^\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[a-z]+\s+){0,2}$", re.I)
 _BONES: Final = frozenset({"rib", "clavicle", "spine", "extrathoracic"})
+# A bare pattern adjective (not "interstitial markings", "reticulation") and what may stand
+# between it and the noun it modifies: a few plain words, "and" included, no comma.
+_PATTERN_WORD: Final = re.compile(r"(?:interstitial|reticular|reticulated|reticulonodular)", re.I)
+_MODIFIER_GAP: Final = re.compile(r"^\s*(?:[a-z]+\s+){0,3}$", re.I)
+# The text between two findings offered as alternatives ("A or B", "A and/or B"), and between
+# list items that lead to one ("A, B or C").
+_OR: Final = re.compile(r"^\s*,?[^,.;]*\bor\b[^,.;]*$", re.I)
+_LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
 # Text allowed between two anatomy mentions of one group ("heart and mediastinum"; a range,
@@ -387,6 +407,62 @@ def _device_fracture(text: str, mentions: Sequence[Mention], clauses: Sequence[i
                for m in devices)
 
 
+def _pattern_modifier(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                      index: int) -> bool:
+    """True when the mention is a bare pattern adjective of the next finding's noun in its
+    clause (see the module docstring); anatomy words between them are part of the phrase."""
+    mention = mentions[index]
+    if not _PATTERN_WORD.fullmatch(text, mention.start, mention.end):
+        return False
+    gap_start = mention.end
+    for other, clause in zip(mentions[index + 1 :], clauses[index + 1 :], strict=True):
+        if clause != clauses[index]:
+            return False
+        gap = text[gap_start : other.start]
+        if not _MODIFIER_GAP.match(gap + " "):
+            return False
+        if other.entry.kind == ANATOMY:
+            gap_start = other.end
+            continue
+        return other.entry.kind == FINDING and not set(other.entry.value) & set(mention.entry.value)
+    return False
+
+
+def _alternatives(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                  after_pseudo: Sequence[bool]) -> set[int]:
+    """Indices of finding mentions offered as alternatives (see the module docstring): runs of
+    findings of one clause, linked by "or" or by list commas, whose last link is an "or"."""
+    findings = [i for i, m in enumerate(mentions) if m.entry.kind == FINDING]
+    alternatives: set[int] = set()
+    run: list[int] = []
+    for left, right in zip(findings, findings[1:], strict=False):
+        between = [m for m in mentions[left + 1 : right]
+                   if m.entry.kind != ANATOMY and m.entry != PUNCTUATION[","]]
+        gap = text[mentions[left].end : mentions[right].start]
+        linked = (clauses[left] == clauses[right] and not between
+                  and not after_pseudo[left])
+        if linked and _OR.match(gap):
+            alternatives.update(run or [left])
+            alternatives.add(right)
+            run = []
+        elif linked and _LIST_COMMA.match(gap):
+            run = run or [left]
+            run.append(right)
+        else:
+            run = []
+    return alternatives
+
+
+def _after_pseudo(mentions: Sequence[Mention]) -> list[bool]:
+    """For each mention, whether a pseudo-negation ("no change in") precedes it in its clause."""
+    flags, seen = [], False
+    for mention in mentions:
+        if mention.entry.kind == "cue" and mention.entry.value.family in (PSEUDO, STOP):
+            seen = mention.entry.value.family == PSEUDO
+        flags.append(seen)
+    return flags
+
+
 def _hilar(group: _Group) -> bool:
     """True for a group that names the hila ("hilar vessels", "left hilum")."""
     return any(m.entry.value.kind == "hilum" for m in group.members)
@@ -394,8 +470,12 @@ def _hilar(group: _Group) -> bool:
 
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
-    mentions = [m for m in mentions if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
+    pseudo = _after_pseudo(mentions)
+    kept = [i for i, m in enumerate(mentions)
+            if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
+    mentions, pseudo = [mentions[i] for i in kept], [pseudo[i] for i in kept]
     clauses = _clauses(text, mentions)
+    alternatives = _alternatives(text, mentions, clauses, pseudo)
     groups = _groups(text, mentions, clauses)
     certainty = _Certainty(text, mentions, clauses)
     by_attribute = _attribute_negations(text, mentions, clauses, groups)
@@ -413,7 +493,11 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 existence, cue = ABSENT, text[attribute.start : attribute.end]
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
+            if existence == PRESENT and index in alternatives:
+                existence, cue = UNCERTAIN, "or"
             if existence is None:
+                continue
+            if _pattern_modifier(text, mentions, clauses, index):
                 continue
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:

@@ -287,3 +287,48 @@ def test_prominent_hilar_vessels_are_no_edema_unless_stated(parser):
     assert existence(parser, "Prominent pulmonary vasculature.")["edema"] == {"present"}
     assert existence(parser, "Hilar vascular congestion.")["edema"] == {"present"}
     assert existence(parser, "Normal hilar vessels.")["edema"] == {"absent"}
+
+
+def test_a_pattern_adjective_is_said_of_the_finding_it_modifies(parser):
+    # constructed sentences: a bare pattern word before another finding's noun is its pattern
+    for sentence, finding in (("Basilar reticular opacities.", "opacity"),
+                              ("Scattered interstitial densities.", "opacity"),
+                              ("Diffuse reticulonodular interstitial opacities.", "opacity"),
+                              ("Increased interstitial and mild patchy airspace opacities.", "opacity"),
+                              ("Mild interstitial pulmonary edema.", "edema"),
+                              ("Stable interstitial fibrotic changes in both lungs.", "scarring")):
+        assert existence(parser, sentence) == {finding: {"present"}}, sentence
+    # as the head of its phrase, or not directly before a finding, it is the finding itself
+    assert existence(parser, "Coarse reticular markings.") == {"interstitial markings": {"present"}}
+    assert set(existence(parser, "Reticulonodular changes at the left base.")) == {
+        "interstitial markings", "nodule"}
+    assert existence(parser, "Interstitial prominence and bibasilar opacity.") == {
+        "interstitial markings": {"present"}, "opacity": {"present"}}
+    assert existence(parser, "Increased interstitial, no edema.") == {
+        "interstitial markings": {"present"}, "edema": {"absent"}}
+
+
+def test_findings_offered_as_alternatives_are_uncertain(parser):
+    for sentence in ("Minimal left basilar subsegmental atelectasis or scarring.",
+                     "Left base atelectasis and/or effusion.",
+                     "Right base atelectasis, scarring, or pneumonia."):
+        found = existence(parser, sentence)
+        assert len(found) >= 2 and all(v == {"uncertain"} for v in found.values()), sentence
+    triplet = parser.parse("Atelectasis or scarring.")[0]
+    assert triplet.cue == "or"
+    # a finding outside the alternatives, a negated list and a pseudo-negation keep their reading
+    assert existence(parser, "Cardiomegaly, with edema or effusion.")["cardiomegaly"] == {"present"}
+    assert existence(parser, "No effusion or pneumothorax.") == {
+        "pleural effusion": {"absent"}, "pneumothorax": {"absent"}}
+    assert existence(parser, "No change in the effusion or atelectasis.") == {
+        "pleural effusion": {"present"}, "atelectasis": {"present"}}
+    assert existence(parser, "Cardiomegaly and edema.") == {
+        "cardiomegaly": {"present"}, "edema": {"present"}}
+
+
+def test_a_hedge_after_the_finding_governs_it(parser):
+    for sentence in ("A small effusion may be present.", "Atelectasis may be seen at the base.",
+                     "Pneumonia is less likely.", "Atelectasis is favored."):
+        assert set().union(*existence(parser, sentence).values()) == {"uncertain"}, sentence
+    assert existence(parser, "No effusion is seen, though atelectasis may be present.") == {
+        "pleural effusion": {"absent"}, "atelectasis": {"uncertain"}}
