@@ -115,9 +115,10 @@ _BONES: Final = frozenset({"rib", "clavicle", "spine", "extrathoracic"})
 # between it and the noun it modifies: a few plain words, "and" included, no comma.
 _PATTERN_WORD: Final = re.compile(r"(?:interstitial|reticular|reticulated|reticulonodular)", re.I)
 _MODIFIER_GAP: Final = re.compile(r"^\s*(?:[a-z]+\s+){0,3}$", re.I)
-# The text between two findings offered as alternatives ("A or B", "A and/or B"), and between
-# list items that lead to one ("A, B or C").
-_OR: Final = re.compile(r"^\s*,?[^,.;]*\bor\b[^,.;]*$", re.I)
+# The text between two findings offered as alternatives ("A or B", "A and/or B", "A or small
+# B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
+# that lead to one ("A, B or C").
+_OR: Final = re.compile(r"^\s*,?\s*(?:and\s*/\s*)?or\b[^,.;]*$", re.I)
 _LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)

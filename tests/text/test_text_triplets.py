@@ -324,6 +324,9 @@ def test_findings_offered_as_alternatives_are_uncertain(parser):
         "pleural effusion": {"present"}, "atelectasis": {"present"}}
     assert existence(parser, "Cardiomegaly and edema.") == {
         "cardiomegaly": {"present"}, "edema": {"present"}}
+    # "or" between modifiers offers no alternative findings
+    assert existence(parser, "Improved consolidation with mild residual or recurrent pneumonia.")[
+        "consolidation"] == {"present"}
 
 
 def test_a_hedge_after_the_finding_governs_it(parser):
