@@ -119,6 +119,7 @@ _MODIFIER_GAP: Final = re.compile(r"^\s*(?:[a-z]+\s+){0,3}$", re.I)
 # B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
 # that lead to one ("A, B or C").
 _OR: Final = re.compile(r"^\s*,?\s*(?:and\s*/\s*)?or\b[^,.;]*$", re.I)
+_HAS_OR: Final = re.compile(r"\bor\b", re.I)
 _LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
@@ -430,38 +431,41 @@ def _pattern_modifier(text: str, mentions: Sequence[Mention], clauses: Sequence[
 
 
 def _alternatives(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
-                  after_pseudo: Sequence[bool]) -> set[int]:
+                  pseudo: Sequence[Mention]) -> set[int]:
     """Indices of finding mentions offered as alternatives (see the module docstring): runs of
-    findings of one clause, linked by "or" or by list commas, whose last link is an "or"."""
+    findings of one clause, linked by "or" or by list commas, whose last link is an "or", and
+    not after a pseudo-negation (``pseudo``: its mentions, removed from ``mentions``)."""
+    if not _HAS_OR.search(text):
+        return set()
     findings = [i for i, m in enumerate(mentions) if m.entry.kind == FINDING]
     alternatives: set[int] = set()
     run: list[int] = []
     for left, right in zip(findings, findings[1:], strict=False):
-        between = [m for m in mentions[left + 1 : right]
-                   if m.entry.kind != ANATOMY and m.entry != PUNCTUATION[","]]
         gap = text[mentions[left].end : mentions[right].start]
-        linked = (clauses[left] == clauses[right] and not between
-                  and not after_pseudo[left])
-        if linked and _OR.match(gap):
+        link = "or" if _OR.match(gap) else "," if _LIST_COMMA.match(gap) else None
+        if (link is None or clauses[left] != clauses[right]
+                or any(m.entry.kind != ANATOMY and m.entry != PUNCTUATION[","]
+                       for m in mentions[left + 1 : right])
+                or (pseudo and _after_pseudo(mentions, pseudo, left))):
+            run = []
+        elif link == "or":
             alternatives.update(run or [left])
             alternatives.add(right)
             run = []
-        elif linked and _LIST_COMMA.match(gap):
+        else:
             run = run or [left]
             run.append(right)
-        else:
-            run = []
     return alternatives
 
 
-def _after_pseudo(mentions: Sequence[Mention]) -> list[bool]:
-    """For each mention, whether a pseudo-negation ("no change in") precedes it in its clause."""
-    flags, seen = [], False
-    for mention in mentions:
-        if mention.entry.kind == "cue" and mention.entry.value.family in (PSEUDO, STOP):
-            seen = mention.entry.value.family == PSEUDO
-        flags.append(seen)
-    return flags
+def _after_pseudo(mentions: Sequence[Mention], pseudo: Sequence[Mention], index: int) -> bool:
+    """Whether a pseudo-negation ("no change in") precedes the mention with no stop cue between."""
+    start = mentions[index].start
+    return any(
+        cue.end <= start and not any(
+            m.entry.kind == "cue" and m.entry.value.family == STOP and cue.end <= m.start < start
+            for m in mentions)
+        for cue in pseudo)
 
 
 def _hilar(group: _Group) -> bool:
@@ -471,10 +475,9 @@ def _hilar(group: _Group) -> bool:
 
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
-    pseudo = _after_pseudo(mentions)
-    kept = [i for i, m in enumerate(mentions)
-            if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
-    mentions, pseudo = [mentions[i] for i in kept], [pseudo[i] for i in kept]
+    pseudo = [m for m in mentions if m.entry.kind == "cue" and m.entry.value.family == PSEUDO]
+    if pseudo:
+        mentions = [m for m in mentions if m not in pseudo]
     clauses = _clauses(text, mentions)
     alternatives = _alternatives(text, mentions, clauses, pseudo)
     groups = _groups(text, mentions, clauses)
