@@ -335,3 +335,14 @@ def test_a_hedge_after_the_finding_governs_it(parser):
         assert set().union(*existence(parser, sentence).values()) == {"uncertain"}, sentence
     assert existence(parser, "No effusion is seen, though atelectasis may be present.") == {
         "pleural effusion": {"absent"}, "atelectasis": {"uncertain"}}
+
+
+def test_a_denied_or_incomplete_resolution_leaves_the_finding(parser):
+    for sentence in ("The effusion has not resolved.", "Partially resolved left effusion.",
+                     "The effusion has not completely resolved.", "Effusion has nearly resolved.",
+                     "Near complete resolution of the effusion.",
+                     "Partial clearing of the atelectasis."):
+        assert set().union(*existence(parser, sentence).values()) == {"present"}, sentence
+    for sentence in ("The effusion has resolved.", "Interval resolution of the effusion.",
+                     "Interval clearing of the atelectasis."):
+        assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
