@@ -61,6 +61,11 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   which. A negation still negates the whole list ("no effusion or pneumothorax"), and after a
   pseudo-negation the "or" joins what did not change ("no change in the effusion or
   atelectasis"), so there it says nothing about certainty.
+* A "not seen" said of another image is no negation of this one: "opacity noted, not
+  visualized on prior" (a new finding) reads as if the cue were not there; "nodular density
+  seen on the frontal view, not identified on the lateral view" is ``uncertain`` (seen on one
+  view only). Only "not ..." post cues followed directly by the other image are read so;
+  "has resolved since the prior study" still negates.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ from cxralign.text.lexicon import (
     FindingSpec,
     phrase_table,
 )
-from cxralign.text.matcher import Mention, PhraseMatcher
+from cxralign.text.matcher import Entry, Mention, PhraseMatcher
 
 PRESENT: Final = "present"
 ABSENT: Final = "absent"
@@ -119,6 +124,14 @@ _MODIFIER_GAP: Final = re.compile(r"^\s*(?:[a-z]+\s+){0,3}$", re.I)
 # B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
 # that lead to one ("A, B or C").
 _OR: Final = re.compile(r"^\s*,?\s*(?:and\s*/\s*)?or\b[^,.;]*$", re.I)
+# What follows a "not seen"-type cue when it is said of another image: an earlier study, or
+# another view of this one.
+_OTHER_STUDY: Final = re.compile(
+    r"\s*(?:(?:on|in|at|from)\s+)?(?:the\s+|a\s+)?(?:most\s+)?(?:recent\s+)?"
+    r"(?:prior|previous|earlier|old|older|preceding|comparison)\b|\s*previously\b", re.I)
+_OTHER_VIEW: Final = re.compile(r"\s*(?:on|in)\s+(?:the\s+)?(?:lateral|frontal|pa|ap|oblique)\b",
+                                re.I)
+_VIEW_ONLY: Final = Entry("cue", Cue(UNCERTAINTY, "post"))
 _HAS_OR: Final = re.compile(r"\bor\b", re.I)
 _LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
@@ -468,6 +481,23 @@ def _after_pseudo(mentions: Sequence[Mention], pseudo: Sequence[Mention], index:
         for cue in pseudo)
 
 
+def _other_image(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """The mentions with each "not ..." post negation that is said of another image read as
+    such (see the module docstring): dropped for an earlier study, uncertainty for a view."""
+    out = []
+    for mention in mentions:
+        entry = mention.entry
+        if (entry.kind == "cue" and entry.value.family == NEGATION
+                and entry.value.direction == "post"
+                and text[mention.start : mention.start + 4].lower() == "not "):
+            if _OTHER_STUDY.match(text, mention.end):
+                continue
+            if _OTHER_VIEW.match(text, mention.end):
+                mention = Mention(mention.start, mention.end, _VIEW_ONLY)
+        out.append(mention)
+    return out
+
+
 def _hilar(group: _Group) -> bool:
     """True for a group that names the hila ("hilar vessels", "left hilum")."""
     return any(m.entry.value.kind == "hilum" for m in group.members)
@@ -478,6 +508,7 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     pseudo = [m for m in mentions if m.entry.kind == "cue" and m.entry.value.family == PSEUDO]
     if pseudo:
         mentions = [m for m in mentions if m not in pseudo]
+    mentions = _other_image(text, mentions)
     clauses = _clauses(text, mentions)
     alternatives = _alternatives(text, mentions, clauses, pseudo)
     groups = _groups(text, mentions, clauses)

@@ -346,3 +346,16 @@ def test_a_denied_or_incomplete_resolution_leaves_the_finding(parser):
     for sentence in ("The effusion has resolved.", "Interval resolution of the effusion.",
                      "Interval clearing of the atelectasis."):
         assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
+
+
+def test_not_seen_on_another_image_is_no_negation_of_this_one(parser):
+    # constructed sentences: a comparison names an earlier study, a view another image of this one
+    for sentence in ("Left midlung opacity noted, not visualized on prior.",
+                     "Small left effusion, not seen on the prior study.",
+                     "New right basilar nodule not present previously."):
+        assert set().union(*existence(parser, sentence).values()) == {"present"}, sentence
+    assert existence(parser, "Right basilar nodule seen on the frontal view, not identified on "
+                     "the lateral view.") == {"nodule": {"uncertain"}}
+    for sentence in ("The effusion has resolved since the prior study.",
+                     "The previously seen nodule is not seen.", "Pneumothorax is not seen."):
+        assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
