@@ -10,7 +10,12 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   clause; a bare comma does not end a scope, so "No pneumothorax, effusion, or consolidation"
   negates all three.
 * Existence is decided by the nearest governing cue: ``pre`` cues look right, ``post`` cues
-  left, ``both`` either way. An uncertainty cue that itself sits in a negation's scope is
+  left, ``both`` either way. A hedge looking left stops at a comma after which another finding
+  is its own subject ("Left basilar opacity, pneumonia cannot be excluded": the opacity is
+  stated), unless that finding ends a list ("Atelectasis, scarring, or pneumonia is
+  possible"). A negation looking left still reaches over commas: "Pneumothorax, effusion not
+  seen" is a list as often as two statements, and reading a negated list as stated would
+  invent findings. An uncertainty cue that itself sits in a negation's scope is
   negated ("no consolidation to suggest pneumonia": pneumonia absent).
 * A finding governed by a hypothetical cue yields no triplet: it is what a test or a
   recommendation would look for ("CT can be performed to identify a small nodule", "limits
@@ -132,6 +137,7 @@ _OTHER_STUDY: Final = re.compile(
 _OTHER_VIEW: Final = re.compile(r"\s*(?:on|in)\s+(?:the\s+)?(?:lateral|frontal|pa|ap|oblique)\b",
                                 re.I)
 _VIEW_ONLY: Final = Entry("cue", Cue(UNCERTAINTY, "post"))
+_COORDINATOR: Final = re.compile(r"\b(?:or|and|nor)\b", re.I)
 _HAS_OR: Final = re.compile(r"\bor\b", re.I)
 _LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
@@ -294,6 +300,19 @@ class _Certainty:
             for mention, clause in zip(mentions, clauses, strict=True)
             if mention.entry.kind == "cue" and mention.entry.value.family in _SCOPED
         ]
+        self._findings = [m.start for m in mentions if m.entry.kind == FINDING]
+
+    def _own_subject_between(self, end: int, cue_start: int) -> bool:
+        """True when a hedge looking left has its own subject after a comma: a finding stands
+        between the last comma before the cue and the cue, not joined to a list by a
+        coordinator ("Left basilar opacity, pneumonia cannot be excluded": the opacity is
+        stated; "Effusion, pneumothorax or consolidation is not seen" is one list)."""
+        comma = self._text.rfind(",", end, cue_start)
+        if comma < 0:
+            return False
+        tail = self._text[comma + 1 : cue_start]
+        return (any(comma < start < cue_start for start in self._findings)
+                and not _COORDINATOR.search(tail))
 
     def _governing(self, start: int, end: int, clause: int, families: tuple[str, ...]) -> Mention | None:
         """The nearest cue of ``families`` in the clause whose direction reaches [start, end)."""
@@ -304,7 +323,9 @@ class _Certainty:
                 continue
             if cue_mention.end <= start and cue.direction in ("pre", "both"):
                 distance = start - cue_mention.end
-            elif cue_mention.start >= end and cue.direction in ("post", "both"):
+            elif (cue_mention.start >= end and cue.direction in ("post", "both")
+                  and not (cue.family == UNCERTAINTY
+                           and self._own_subject_between(end, cue_mention.start))):
                 distance = cue_mention.start - end
             else:
                 continue

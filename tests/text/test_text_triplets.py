@@ -359,3 +359,16 @@ def test_not_seen_on_another_image_is_no_negation_of_this_one(parser):
     for sentence in ("The effusion has resolved since the prior study.",
                      "The previously seen nodule is not seen.", "Pneumothorax is not seen."):
         assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
+
+
+def test_a_hedge_after_a_comma_governs_its_own_subject(parser):
+    # constructed sentences: the finding before the comma is stated, the one after it hedged
+    assert existence(parser, "Left basilar opacity, pneumonia cannot be excluded.") == {
+        "opacity": {"present"}, "pneumonia": {"uncertain"}}
+    assert existence(parser, "Cardiomegaly with small effusions, edema is not excluded.") == {
+        "cardiomegaly": {"present"}, "pleural effusion": {"present"}, "edema": {"uncertain"}}
+    # a list that ends with a coordinator is one subject; a negation still reaches a list
+    assert set().union(*existence(parser, "Atelectasis, scarring, or pneumonia is possible."
+                                  ).values()) == {"uncertain"}
+    assert existence(parser, "Pneumothorax, effusion not seen.") == {
+        "pneumothorax": {"absent"}, "pleural effusion": {"absent"}}
