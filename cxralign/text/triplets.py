@@ -122,9 +122,13 @@ _BROKEN: Final = re.compile(r"(?:fractured|broken)$", re.I)
 _OF_DEVICE: Final = re.compile(r"^\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[a-z]+\s+){0,2}$", re.I)
 _BONES: Final = frozenset({"rib", "clavicle", "spine", "extrathoracic"})
 # A bare pattern adjective (not "interstitial markings", "reticulation") and what may stand
-# between it and the noun it modifies: a few plain words, "and" included, no comma.
+# between it and the noun it modifies: up to three modifiers (adjective-like words, "and"), so
+# "interstitial abnormality and opacity" keeps its own head.
 _PATTERN_WORD: Final = re.compile(r"(?:interstitial|reticular|reticulated|reticulonodular)", re.I)
-_MODIFIER_GAP: Final = re.compile(r"^\s*(?:[a-z]+\s+){0,3}$", re.I)
+_MODIFIER: Final = (r"(?:and|or|x{4}|mild|moderate|severe|diffuse|fine|coarse|new|old|few|small"
+                    r"|subtle|faint|slight|some|[a-z]+(?:al|ar|ic|ous|ive|ed|ing|ent|ant|ate|ile"
+                    r"|ary|ly|(?<!it)y))")
+_MODIFIER_GAP: Final = re.compile(rf"^\s*(?:{_MODIFIER}\s+){{0,3}}$", re.I)
 # The text between two findings offered as alternatives ("A or B", "A and/or B", "A or small
 # B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
 # that lead to one ("A, B or C").

@@ -304,6 +304,8 @@ def test_a_pattern_adjective_is_said_of_the_finding_it_modifies(parser):
         "interstitial markings", "nodule"}
     assert existence(parser, "Interstitial prominence and bibasilar opacity.") == {
         "interstitial markings": {"present"}, "opacity": {"present"}}
+    assert existence(parser, "Diffuse interstitial abnormality and patchy opacity.") == {
+        "interstitial markings": {"present"}, "opacity": {"present"}}
     assert existence(parser, "Increased interstitial, no edema.") == {
         "interstitial markings": {"present"}, "edema": {"absent"}}
 
