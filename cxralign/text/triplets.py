@@ -61,8 +61,8 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   interstitial markings (nor a nodule) of its own; as a head ("interstitial markings",
   "reticulonodular changes", "interstitial prominence") it is the finding.
 * Findings offered as alternatives are uncertain: findings of one clause joined by "or"
-  ("subsegmental atelectasis or scarring", "effusion, thickening or scarring", "and/or") that no
-  cue governs are each ``uncertain`` with cue "or": the sentence says one of them is there, not
+  ("subsegmental atelectasis or scarring", "atelectasis, scarring, or pneumonia", "and/or") that
+  no cue governs are each ``uncertain``, the "or" their cue: the sentence says one is there, not
   which. A negation still negates the whole list ("no effusion or pneumothorax"), and after a
   pseudo-negation the "or" joins what did not change ("no change in the effusion or
   atelectasis"), so there it says nothing about certainty.
@@ -132,7 +132,7 @@ _MODIFIER_GAP: Final = re.compile(rf"^\s*(?:{_MODIFIER}\s+){{0,3}}$", re.I)
 # The text between two findings offered as alternatives ("A or B", "A and/or B", "A or small
 # B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
 # that lead to one ("A, B or C").
-_OR: Final = re.compile(r"^\s*,?\s*(?:and\s*/\s*)?or\b[^,.;]*$", re.I)
+_OR: Final = re.compile(r"^\s*,?\s*((?:and\s*/\s*)?or)\b[^,.;]*$", re.I)
 # What follows a "not seen"-type cue when it is said of another image: an earlier study, or
 # another view of this one.
 _OTHER_STUDY: Final = re.compile(
@@ -469,26 +469,26 @@ def _pattern_modifier(text: str, mentions: Sequence[Mention], clauses: Sequence[
 
 
 def _alternatives(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
-                  pseudo: Sequence[Mention]) -> set[int]:
-    """Indices of finding mentions offered as alternatives (see the module docstring): runs of
-    findings of one clause, linked by "or" or by list commas, whose last link is an "or", and
-    not after a pseudo-negation (``pseudo``: its mentions, removed from ``mentions``)."""
+                  pseudo: Sequence[Mention]) -> dict[int, str]:
+    """Finding mentions offered as alternatives (see the module docstring), index -> the "or"
+    that joins them (its text in the sentence): runs of findings of one clause, linked by "or"
+    or by list commas, whose last link is an "or", and not after a pseudo-negation
+    (``pseudo``: its mentions, removed from ``mentions``)."""
     if not _HAS_OR.search(text):
-        return set()
+        return {}
     findings = [i for i, m in enumerate(mentions) if m.entry.kind == FINDING]
-    alternatives: set[int] = set()
+    alternatives: dict[int, str] = {}
     run: list[int] = []
     for left, right in zip(findings, findings[1:], strict=False):
         gap = text[mentions[left].end : mentions[right].start]
-        link = "or" if _OR.match(gap) else "," if _LIST_COMMA.match(gap) else None
-        if (link is None or clauses[left] != clauses[right]
+        joined = _OR.match(gap)
+        if ((joined is None and not _LIST_COMMA.match(gap)) or clauses[left] != clauses[right]
                 or any(m.entry.kind != ANATOMY and m.entry != PUNCTUATION[","]
                        for m in mentions[left + 1 : right])
                 or (pseudo and _after_pseudo(mentions, pseudo, left))):
             run = []
-        elif link == "or":
-            alternatives.update(run or [left])
-            alternatives.add(right)
+        elif joined is not None:
+            alternatives.update(dict.fromkeys([*(run or [left]), right], joined.group(1)))
             run = []
         else:
             run = run or [left]
@@ -554,7 +554,7 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
             if existence == PRESENT and index in alternatives:
-                existence, cue = UNCERTAIN, "or"
+                existence, cue = UNCERTAIN, alternatives[index]
             if existence is None:
                 continue
             if _pattern_modifier(text, mentions, clauses, index):

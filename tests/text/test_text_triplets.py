@@ -316,8 +316,8 @@ def test_findings_offered_as_alternatives_are_uncertain(parser):
                      "Right base atelectasis, scarring, or pneumonia."):
         found = existence(parser, sentence)
         assert len(found) >= 2 and all(v == {"uncertain"} for v in found.values()), sentence
-    triplet = parser.parse("Atelectasis or scarring.")[0]
-    assert triplet.cue == "or"
+    assert {t.cue for t in parser.parse("Atelectasis OR scarring.")} == {"OR"}  # the stored text
+    assert {t.cue for t in parser.parse("Atelectasis and/or scarring.")} == {"and/or"}
     # a finding outside the alternatives, a negated list and a pseudo-negation keep their reading
     assert existence(parser, "Cardiomegaly, with edema or effusion.")["cardiomegaly"] == {"present"}
     assert existence(parser, "No effusion or pneumothorax.") == {
