@@ -141,6 +141,7 @@ _OTHER_STUDY: Final = re.compile(
 _OTHER_VIEW: Final = re.compile(r"\s*(?:on|in)\s+(?:the\s+)?(?:lateral|frontal|pa|ap|oblique)\b",
                                 re.I)
 _VIEW_ONLY: Final = Entry("cue", Cue(UNCERTAINTY, "post"))
+_NOT: Final = re.compile(r"\bnot\b", re.I)
 _COORDINATOR: Final = re.compile(r"\b(?:or|and|nor)\b", re.I)
 _HAS_OR: Final = re.compile(r"\bor\b", re.I)
 _LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
@@ -304,7 +305,8 @@ class _Certainty:
             for mention, clause in zip(mentions, clauses, strict=True)
             if mention.entry.kind == "cue" and mention.entry.value.family in _SCOPED
         ]
-        self._findings = [m.start for m in mentions if m.entry.kind == FINDING]
+        self._mentions = mentions
+        self._findings: list[int] | None = None  # finding starts, built when a hedge looks left
 
     def _own_subject_between(self, end: int, cue_start: int) -> bool:
         """True when a hedge looking left has its own subject after a comma: a finding stands
@@ -314,6 +316,8 @@ class _Certainty:
         comma = self._text.rfind(",", end, cue_start)
         if comma < 0:
             return False
+        if self._findings is None:
+            self._findings = [m.start for m in self._mentions if m.entry.kind == FINDING]
         tail = self._text[comma + 1 : cue_start]
         return (any(comma < start < cue_start for start in self._findings)
                 and not _COORDINATOR.search(tail))
@@ -509,6 +513,8 @@ def _after_pseudo(mentions: Sequence[Mention], pseudo: Sequence[Mention], index:
 def _other_image(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """The mentions with each "not ..." post negation that is said of another image read as
     such (see the module docstring): dropped for an earlier study, uncertainty for a view."""
+    if not _NOT.search(text):
+        return list(mentions)
     out = []
     for mention in mentions:
         entry = mention.entry
@@ -535,7 +541,7 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
         mentions = [m for m in mentions if m not in pseudo]
     mentions = _other_image(text, mentions)
     clauses = _clauses(text, mentions)
-    alternatives = _alternatives(text, mentions, clauses, pseudo)
+    alternatives: dict[int, str] | None = None  # built when a finding is first read as present
     groups = _groups(text, mentions, clauses)
     certainty = _Certainty(text, mentions, clauses)
     by_attribute = _attribute_negations(text, mentions, clauses, groups)
@@ -553,11 +559,15 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 existence, cue = ABSENT, text[attribute.start : attribute.end]
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
-            if existence == PRESENT and index in alternatives:
-                existence, cue = UNCERTAIN, alternatives[index]
+            if existence == PRESENT:
+                if alternatives is None:
+                    alternatives = _alternatives(text, mentions, clauses, pseudo)
+                if index in alternatives:
+                    existence, cue = UNCERTAIN, alternatives[index]
             if existence is None:
                 continue
-            if _pattern_modifier(text, mentions, clauses, index):
+            if ("interstitial markings" in mention.entry.value
+                    and _pattern_modifier(text, mentions, clauses, index)):
                 continue
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:
