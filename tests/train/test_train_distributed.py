@@ -116,5 +116,7 @@ def test_torchrun_two_processes_follow_the_single_process_loss_curve(
               for name in ("one", "two")]
     assert len(curves[0]) == 4
     # the heads' batch norm divides by the batch's spread, which is small for an untrained
-    # encoder, so summation-order rounding (two partial sums vs one) shows at ~1e-5
-    assert curves[1] == pytest.approx(curves[0], abs=1e-4)
+    # encoder, so summation-order rounding (two partial sums vs one) shows at ~1e-5 relative
+    # (seen up to 3.5e-5 of a loss of 4.1); a real mismatch (a rank's negatives or gradients
+    # missing) moves the loss by percent
+    assert curves[1] == pytest.approx(curves[0], rel=1e-4, abs=1e-4)
