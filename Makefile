@@ -46,7 +46,7 @@ demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	done; \
 	if [ -n "$$failed" ]; then echo "batches that failed (others were processed):$$failed" >&2; exit 1; fi
 	failed=""; \
-	for run in $(DEMO_RUNS); do \
+	for run in $(foreach run,$(DEMO_RUNS),'$(run)'); do \
 	  echo "== pretrained_model $$run"; \
 	  $(MATERIALIZE) --assets pretrained_model --partition "$$run" $(call run_config,train) || failed="$$failed $$run"; \
 	done; \

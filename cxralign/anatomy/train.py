@@ -169,8 +169,10 @@ def fit_network(
     total = steps or default_steps(len(gold), settings)
 
     net = RegionDetectorNet(settings.backbone, len(REGIONS), settings.pretrained_path)
+    # Fused AdamW: one kernel over all parameters instead of a Python loop per tensor (a
+    # sixth of a CPU step otherwise).
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
-                                  weight_decay=WEIGHT_DECAY)
+                                  weight_decay=WEIGHT_DECAY, fused=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=settings.learning_rate, total_steps=total, pct_start=WARMUP_FRACTION)
     images = _resized(gold.images, settings.input_size)
