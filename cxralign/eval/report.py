@@ -26,6 +26,7 @@ from cxralign.eval.plots import metric_bars, retrieval_examples
 from cxralign.eval.run import RANDOM_INIT, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.verdict import Comparison, compare
+from cxralign.generate.evaluation import GENERATOR, MOST_FREQUENT, PREFIX, row_metric
 from cxralign.io.atomic import atomic_path
 from cxralign.io.catalog import Catalog
 
@@ -51,6 +52,42 @@ TRIVIAL_METHODS: Final = (
     ("ROUGE-", "the most common training report, for every image (chance: a random one)"),
 )
 """Metric-name prefix -> what its trivial baseline is."""
+GENERATION: Final = "generation"
+
+
+def generation_summary(outcome: RunOutcome, primary: str | None) -> dict[str, dict[str, dict]]:
+    """``metrics.json["generation"]``: ``{row: {metric: {mean, std, seeds, values}}}`` of the
+    ``generation_*`` metrics. The primary recipe's models give the rows ``generator``,
+    ``nearest_neighbour`` and ``most_frequent``; another label's give ``generator:<label>``
+    and ``nearest_neighbour:<label>`` (``most_frequent`` ignores the model)."""
+    rows: dict[str, dict[str, dict]] = {}
+    for label, metrics in aggregate(outcome).items():
+        for key, values in metrics.items():
+            row, metric = row_metric(key)
+            if not metric.startswith(PREFIX) or (label != primary and row == MOST_FREQUENT):
+                continue
+            name = row if label == primary else f"{row}:{label}"
+            rows.setdefault(name, {})[metric] = values
+    order = sorted(rows, key=lambda r: (r.partition(":")[2] != "", r != GENERATOR, r))
+    return {row: rows[row] for row in order}
+
+
+def generation_markdown(rows: dict[str, dict[str, dict]], chance: dict[str, float]) -> str:
+    """The report-generation table of ``summary.md``: one column per row of
+    :func:`generation_summary`, mean ± std over seeds, chance where there is one."""
+    if not rows:
+        return ""
+    metrics = list(dict.fromkeys(m for values in rows.values() for m in values))
+    lines = ["## Report generation (held-out split)", "",
+             "| metric | chance | " + " | ".join(rows) + " |", "|---|---|" + "---|" * len(rows)]
+    for metric in metrics:
+        cells = [f"{v[metric]['mean']:.3f} ± {v[metric]['std']:.3f}"
+                 if v.get(metric, {}).get("mean") is not None else "n/a" for v in rows.values()]
+        lines.append(f"| {metric} | {_number(chance.get(metric))} | " + " | ".join(cells) + " |")
+    lines += ["", "Clinical efficacy: our triplet parser on generated and reference reports; "
+              "present or uncertain = positive; region_f1 counts a finding only in its region; "
+              "chance = reference labels shuffled over the held-out reports."]
+    return "\n".join(lines) + "\n"
 
 
 def trivial_method(metric: str) -> str:
