@@ -46,7 +46,8 @@ def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int) -> dic
                              (RANDOM_INIT, _untrained(spec, seed))):
             started = time.perf_counter()
             result = evaluate_generation(model, str(directory), catalog, settings,
-                                         out / label / f"seed-{seed}", print)
+                                         out / label / f"seed-{seed}", print,
+                                         baselines=label == recipe)
             timing = dict(result.seconds, total=time.perf_counter() - started,
                           threshold=result.generator.threshold)
             if label == recipe:
@@ -121,9 +122,12 @@ def main() -> int:
     parser.add_argument("--recipe", default="asg")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=GeneratorSettings().steps)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: on a shared, oversubscribed CPU two threads "
+                        "spin-wait on each other and run several times slower)")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     raw_path = args.out / "runs.json"
     if not args.table_only:
         started = time.perf_counter()

@@ -3,7 +3,12 @@ trivial baselines, per-finding AUCs, probe runs, retrieval examples), ``summary.
 plots, and the catalog table ``evaluation_metrics`` (one row per recipe and metric).
 
 ``metrics.json``: ``{recipe: {metric: {mean, std, seeds, values}}, "chance": {metric: value},
-"trivial": {metric: {value, method}}}``. Every metric that has a chance level is shown in
+"trivial": {metric: {value, method}}, "generation": {row: {metric: {mean, std, seeds,
+values}}}}``; the ``generation`` block holds the region-guided generation scores
+(``generation_ce_f1_micro``, ``generation_ce_f1_macro``, ``generation_bleu4``,
+``generation_region_f1``, ...) per row (``generator``, ``nearest_neighbour``, ``most_frequent``
+of the primary recipe; ``generator:<label>`` for other models), see :func:`generation_summary`,
+and summary.md shows it as its own table. Every metric that has a chance level is shown in
 ``summary.md`` as one row: chance, trivial baseline, then each recipe's mean ± std over model
 seeds (hit rates also as a multiple of chance, AUCs with the number of findings averaged). The
 trivial baseline of AUCs is the random-init row; the ``convirt`` and ``random-init`` columns are
@@ -70,6 +75,10 @@ def generation_summary(outcome: RunOutcome, primary: str | None) -> dict[str, di
             rows.setdefault(name, {})[metric] = values
     order = sorted(rows, key=lambda r: (r.partition(":")[2] != "", r != GENERATOR, r))
     return {row: rows[row] for row in order}
+
+
+def _generation_key(metric: str) -> bool:
+    return row_metric(metric)[1].startswith(PREFIX)
 
 
 def generation_markdown(rows: dict[str, dict[str, dict]], chance: dict[str, float]) -> str:
@@ -251,14 +260,21 @@ def write_report(
     summary = aggregate(outcome)
     primary = primary or (outcome.labels[0] if outcome.labels else None)
     comparisons = tuple(compare(summary, primary)) if primary else ()
-    chance = outcome.reference(CHANCE)
+    generation = generation_summary(outcome, primary)
+    summary = {label: {m: v for m, v in metrics.items() if not _generation_key(m)}
+               for label, metrics in summary.items()}
+    all_chance = outcome.reference(CHANCE)
+    chance = {m: v for m, v in all_chance.items() if not _generation_key(m)}
     trivial = trivial_entries(summary, chance, outcome.reference(TRIVIAL))
     markdown = summary_markdown(summary, comparisons, _notes(settings, outcome), chance, trivial)
+    generation_table = generation_markdown(generation, all_chance)
+    markdown += f"\n{generation_table}" if generation_table else ""
 
     metrics_path = out_dir / "metrics.json"
     recipes = {r: summary.get(r, {}) for r in shown_rows(summary)}
-    _write_text(metrics_path, json.dumps({**recipes, CHANCE: chance, TRIVIAL: trivial},
-                                         indent=2) + "\n")
+    _write_text(metrics_path, json.dumps(
+        {**recipes, CHANCE: all_chance, TRIVIAL: trivial, GENERATION: generation}, indent=2)
+        + "\n")
     _write_text(out_dir / "details.json", json.dumps(
         [_detail_record(spec, e) for spec, e in outcome.evaluations], indent=2, default=float)
         + "\n")

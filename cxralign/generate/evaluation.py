@@ -62,8 +62,8 @@ def chance_levels(references: Sequence[str], parser: TripletParser) -> dict[str,
 
 @dataclass
 class GenerationEvaluation:
-    """Per row, its scores; chance levels; the trained generator; timings; examples (image
-    id, generated and reference report) of the first held-out images."""
+    """Per row, its scores; chance levels; the trained generator; timings; examples (study
+    and image id, generated and reference report) of the first held-out images."""
 
     rows: dict[str, dict[str, float]]
     chance: dict[str, float]
@@ -90,9 +90,10 @@ def row_metric(key: str) -> tuple[str, str]:
 def evaluate_generation(
     model: AlignmentModel, encoder_dir: str, catalog: Catalog, settings: GeneratorSettings,
     out_dir: str | Path | None = None, progress: Emit | None = None, examples: int = 3,
+    baselines: bool = True,
 ) -> GenerationEvaluation:
     """Train a generator on ``model`` (saved to ``out_dir``, or a temporary folder) and score
-    it and the baselines on the held-out split."""
+    it, and unless ``baselines`` is False the baselines, on the held-out split."""
     say = emitter(progress)
     started = time.perf_counter()
     train = encode_slots(model, catalog, settings.train_split, settings.batch_size)
@@ -106,18 +107,20 @@ def evaluate_generation(
     generated = generator.reports(test)
     done = time.perf_counter()
     parser = generator.parser
-    predictions = {GENERATOR: generated,
-                   NEAREST: nearest_neighbour_reports(model, train, test, settings.batch_size),
-                   MOST_FREQUENT: [Counter(train.references).most_common(1)[0][0]]
-                   * len(test.references)}
+    predictions = {GENERATOR: generated}
+    if baselines:
+        predictions[NEAREST] = nearest_neighbour_reports(model, train, test, settings.batch_size)
+        predictions[MOST_FREQUENT] = ([Counter(train.references).most_common(1)[0][0]]
+                                      * len(test.references))
     rows = {row: score_reports(texts, test.references, parser)
             for row, texts in predictions.items()}
     return GenerationEvaluation(
         rows, chance_levels(test.references, parser), generator,
         {"encode": encoded - started, "train": trained - encoded, "generate": done - trained,
          "reports": len(generated)},
-        [{"image_id": i, "generated": g, "reference": r} for i, g, r in
-         zip(test.image_ids[:examples], generated, test.references, strict=False)])
+        [{"study_id": s, "image_id": i, "generated": g, "reference": r} for s, i, g, r in
+         zip(test.study_ids[:examples], test.image_ids, generated, test.references,
+             strict=False)])
 
 
 def nearest_neighbour_reports(model: AlignmentModel, train: SlotFeatures, test: SlotFeatures,
