@@ -35,7 +35,7 @@ HEADLINE = ("generation_ce_f1_micro", "generation_ce_f1_macro", "generation_regi
             "generation_bleu4", "generation_rouge_l")
 
 
-def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int) -> dict:
+def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None) -> dict:
     catalog = Catalog(data)
     runs = []
     for seed in seeds:
@@ -121,7 +121,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--recipe", default="asg")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=GeneratorSettings().steps)
+    parser.add_argument("--steps", type=int, help="optimiser steps (default: from epochs)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared, oversubscribed CPU two threads "
                         "spin-wait on each other and run several times slower)")

@@ -138,7 +138,7 @@ def evaluate_model(
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     segment = masks is not None and len(masks) > 0
-    generate = settings.generation_steps > 0
+    generate = settings.generation_epochs > 0
     meter = Progress(6 + segment + generate, "evaluation tasks", emit=progress, every_seconds=0)
     encoded = _encode(model, catalog, settings)
     meter.advance(detail="image encoding")
@@ -296,7 +296,7 @@ def _region_generation(model: AlignmentModel, catalog: Catalog, settings: Evalua
     :meth:`~cxralign.generate.evaluation.GenerationEvaluation.flat_metrics`)."""
     generated = evaluate_generation(
         model, "", catalog, GeneratorSettings(split=settings.split, train_split=settings.train_split,
-                                              steps=settings.generation_steps,
+                                              epochs=settings.generation_epochs,
                                               seed=settings.seed),
         progress=progress)
     result.metrics.update(generated.flat_metrics())

@@ -92,9 +92,9 @@ class EvaluationSettings(BaseModel):
         default=0.3, gt=0, lt=1, description="Share of patients held out for the Dice score."
     )
     segmentation_lr: float = Field(default=3e-3, gt=0, description="Decoder Adam learning rate.")
-    generation_steps: int = Field(
-        default=300, ge=0,
-        description="Training steps of the region-guided report generator trained on each "
+    generation_epochs: float = Field(
+        default=5.0, ge=0,
+        description="Training epochs of the region-guided report generator trained on each "
         "frozen model (cxralign.generate); 0 leaves region-guided generation out.")
     batch_size: int = Field(default=32, ge=1, description="Images / texts per encoder call.")
     examples: int = Field(default=4, ge=0, description="Retrieval examples drawn per recipe.")

@@ -33,7 +33,7 @@ def _generator_dir(path: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> int:
-    overrides = {"steps": args.steps, "seed": args.seed, "threshold": args.threshold,
+    overrides = {"steps": args.steps, "epochs": args.epochs, "seed": args.seed, "threshold": args.threshold,
                  "split": args.split}
     settings = validated(GeneratorSettings, {k: v for k, v in overrides.items() if v is not None})
     from cxralign.generate.workflow import default_encoder_dir, generator_dir, train_generator
@@ -116,7 +116,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="pre-trained model directory (default DATA/models/pretrain/asg/seed-0)")
     train.add_argument("--out", type=Path,
                        help="generator directory (default DATA/models/generate/<recipe>/seed-<k>)")
-    train.add_argument("--steps", type=int, help="optimiser steps")
+    train.add_argument("--epochs", type=float, help="passes over the training images "
+                       f"(default {GeneratorSettings().epochs:g})")
+    train.add_argument("--steps", type=int, help="optimiser steps (overrides --epochs)")
     train.add_argument("--seed", type=int, help="generator seed")
     train.add_argument("--threshold", type=float,
                        help="selection threshold (default: chosen on validation images)")

@@ -3,6 +3,8 @@ Dagster asset config (which subclasses it, so only plain field types are used)."
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, Field
 
 
@@ -16,7 +18,12 @@ class GeneratorSettings(BaseModel):
 
     train_split: str = Field(default="train", description="images.split trained on.")
     split: str = Field(default="test", description="images.split generated and scored.")
-    steps: int = Field(default=400, ge=1, description="Optimiser steps.")
+    epochs: float = Field(
+        default=5.0, gt=0,
+        description="Passes over the training images (steps = epochs × images / batch_images, "
+        "at least one), so a small catalog trains briefly and a large one long enough.")
+    steps: int | None = Field(
+        default=None, ge=1, description="Optimiser steps; set, it overrides epochs.")
     batch_images: int = Field(default=32, ge=1, description="Images per training step.")
     learning_rate: float = Field(default=2e-3, gt=0, description="AdamW learning rate.")
     width: int = Field(default=128, ge=8, description="Decoder model width.")
@@ -40,3 +47,9 @@ class GeneratorSettings(BaseModel):
         description="Share of the training images held back to choose the threshold.")
     batch_size: int = Field(default=64, ge=1, description="Images per encoder call.")
     seed: int = Field(default=0, ge=0, description="Seed of initialisation and batch order.")
+
+    def step_count(self, images: int) -> int:
+        """Optimiser steps for ``images`` training images."""
+        if self.steps is not None:
+            return self.steps
+        return max(1, math.ceil(self.epochs * images / self.batch_images))

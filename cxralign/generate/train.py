@@ -43,10 +43,11 @@ def train_network(
     for row, found in enumerate(targets):
         labels[row, list(found)] = 1.0
     draw = torch.Generator().manual_seed(settings.seed)
-    meter = Progress(settings.steps, "generator training (steps)", emit=progress)
+    steps = settings.step_count(len(targets))
+    meter = Progress(steps, "generator training (steps)", emit=progress)
     losses = []
     network.train()
-    for _ in range(settings.steps):
+    for _ in range(steps):
         batch = torch.randperm(len(targets), generator=draw)[:settings.batch_images]
         loss = _step_loss(network, encoded, labels, targets, batch, pad_id)
         optimiser.zero_grad()

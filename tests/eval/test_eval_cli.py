@@ -66,7 +66,7 @@ def test_progress_per_task_and_per_model_with_rate_and_eta(evaluation_run, eval_
 
 def test_metrics_json_has_every_recipe_metric_and_seed(evaluated):
     metrics = json.loads((evaluated / "metrics.json").read_text())
-    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial", "generation"]
     assert metrics["asg"]["retrieval_i2t_r1_study"]["seeds"] == [0, 1]
     assert metrics["random-init"]["grounding_top1"]["seeds"] == [7]
     expected = {*STABLE_KEYS, "retrieval_t2i_r1000_study", "retrieval_i2t_r1000_findings",

@@ -25,4 +25,5 @@ def test_asset_trains_scores_and_explains(gen_catalog, encoder_dir, materialize_
 def test_config_defaults_condition_on_asg_seed_0():
     config = GeneratorConfig()
     assert (config.recipe, config.encoder_seed, config.encoder_dir) == ("asg", 0, "")
-    assert config.steps == GeneratorConfig(steps=config.steps).steps
+    assert config.step_count(640) == 100  # 5 epochs of 640 images in batches of 32
+    assert GeneratorConfig(steps=7).step_count(640) == 7
