@@ -1,29 +1,29 @@
-"""A 30-study phantom catalog (the evaluation tests' builder), a tiny untrained encoder saved
-where the pipeline looks, and a generator trained briefly on it."""
+"""The evaluation tests' 30-study phantom catalog (its fixture, loaded from there), a tiny
+untrained encoder saved where the pipeline looks, and a generator trained briefly on it."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
 from cxralign.io.catalog import Catalog
-from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
-from eval_fixtures import DEID_KEY, save_untrained  # noqa: E402 - shared evaluation helpers
+EVAL_TESTS = Path(__file__).parents[1] / "eval"
+sys.path.insert(0, str(EVAL_TESTS))
+from eval_fixtures import save_untrained  # noqa: E402 - shared evaluation helpers
 
-STUDIES = 30
+_spec = importlib.util.spec_from_file_location("eval_conftest", EVAL_TESTS / "conftest.py")
+_eval_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_eval_conftest)
+eval_catalog = _eval_conftest.eval_catalog
 
 
 @pytest.fixture(scope="session")
-def gen_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    root = tmp_path_factory.mktemp("generate_phantom")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(KEY_ENV_VAR, DEID_KEY)
-        return build_phantom_catalog(root, STUDIES, seed=1, image_size=64, test_fraction=0.35)
+def gen_catalog(eval_catalog: Catalog) -> Catalog:
+    return eval_catalog
 
 
 @pytest.fixture(scope="session")
