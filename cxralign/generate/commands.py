@@ -52,7 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     for row, scores in result.rows.items():
         print(f"{row}: " + ", ".join(f"{k.removeprefix('generation_')} {v:.3f}"
                                      for k, v in scores.items()))
-    print(f"chance: " + ", ".join(f"{k} {v:.3f}" for k, v in result.chance.items()))
+    print("chance: " + ", ".join(f"{k} {v:.3f}" for k, v in result.chance.items()))
     print(f"wrote generator to {out} (threshold {result.generator.threshold:g})")
     return 0
 

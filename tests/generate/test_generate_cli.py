@@ -10,6 +10,16 @@ import pytest
 from cxralign.cli import main
 
 
+def test_train_prints_every_row_and_saves(gen_catalog, encoder_dir, tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["generate", "train", "--data", str(gen_catalog.root), "--encoder",
+                 str(encoder_dir), "--out", str(out), "--steps", "5"]) == 0
+    printed = capsys.readouterr().out
+    for row in ("generator:", "nearest_neighbour:", "most_frequent:", "chance:"):
+        assert row in printed
+    assert "ce_f1_micro" in printed and (out / "generator.json").is_file()
+
+
 def test_run_writes_json_lines(gen_catalog, generator_dir, tmp_path, capsys):
     out = tmp_path / "reports.jsonl"
     assert main(["generate", "run", "--model", str(generator_dir), "--data",
