@@ -40,7 +40,7 @@ class GeneratorSettings(BaseModel):
         description="Selection probability above which a region gets a sentence; unset: the "
         "candidate with the best clinical-efficacy micro-F1 on the validation images.")
     threshold_candidates: list[float] = Field(
-        default=[0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6],
+        default=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
         description="Thresholds tried on the validation images when threshold is unset.")
     validation_fraction: float = Field(
         default=0.1, gt=0, lt=1,
