@@ -50,7 +50,7 @@ from cxralign.eval.segmentation import (
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
 from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
-from cxralign.generate.evaluation import evaluate_generation
+from cxralign.generate.evaluation import MOST_FREQUENT, evaluate_generation
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import resolve_key
@@ -301,6 +301,8 @@ def _region_generation(model: AlignmentModel, catalog: Catalog, settings: Evalua
         progress=progress)
     result.metrics.update(generated.flat_metrics())
     result.chance.update(generated.chance)
+    result.trivial.update({metric: generated.rows[MOST_FREQUENT][metric]
+                           for metric in generated.chance})
     result.details["generation_examples"] = generated.examples
     result.details["generation_threshold"] = generated.generator.threshold
 

@@ -55,6 +55,8 @@ TRIVIAL_METHODS: Final = (
     ("segmentation_dice", "the pixel-wise majority of the training lung masks, for every image"),
     ("BLEU-", "the most common training report, for every image (chance: a random one)"),
     ("ROUGE-", "the most common training report, for every image (chance: a random one)"),
+    ("generation_", "the most common training report, for every image (the most_frequent "
+                    "row of the generation table)"),
 )
 """Metric-name prefix -> what its trivial baseline is."""
 GENERATION: Final = "generation"
@@ -265,7 +267,7 @@ def write_report(
                for label, metrics in summary.items()}
     all_chance = outcome.reference(CHANCE)
     chance = {m: v for m, v in all_chance.items() if not _generation_key(m)}
-    trivial = trivial_entries(summary, chance, outcome.reference(TRIVIAL))
+    trivial = trivial_entries(summary, all_chance, outcome.reference(TRIVIAL))
     markdown = summary_markdown(summary, comparisons, _notes(settings, outcome), chance, trivial)
     generation_table = generation_markdown(generation, all_chance)
     markdown += f"\n{generation_table}" if generation_table else ""

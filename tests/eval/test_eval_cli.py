@@ -53,11 +53,11 @@ def test_progress_per_task_and_per_model_with_rate_and_eta(evaluation_run, eval_
     lines = evaluation_run[1].splitlines()
     models = len(eval_models) + 1  # and the random-init baseline
     tasks = ["image encoding", "retrieval", "zero-shot", "linear probe", "grounding",
-             "generation", "segmentation"]
+             "generation", "segmentation", "region-guided generation"]
     task_lines = [line for line in lines if line.startswith("evaluation tasks: ")]
     assert [line.split("; ")[-1] for line in task_lines] == tasks * models
-    assert all(re.search(r"^evaluation tasks: [1-6]/7 \([\d.]+/s, ETA \d\d:\d\d\); ", line)
-               for line in task_lines if not line.endswith("segmentation")), task_lines
+    assert all(re.search(r"^evaluation tasks: [1-7]/8 \([\d.]+/s, ETA \d\d:\d\d\); ", line)
+               for line in task_lines if not line.endswith("region-guided generation")), task_lines
     model_lines = [line for line in lines if line.startswith("evaluation (models): ")]
     assert [line.split(": ")[1].split("/")[0] for line in model_lines] == [
         str(n) for n in range(1, models + 1)]
