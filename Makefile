@@ -22,7 +22,7 @@ export CXRALIGN_DATA_DIR ?= $(CURDIR)/data
 # `dg` runs the project's own environment; naming it keeps dg from warning that none is active.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: demo test ui bench dvc defs
+.PHONY: demo demo-full test ui bench dvc defs
 
 # Real `dg launch` calls against the project's code location (cxralign_pipeline, found through
 # [tool.dg] in pyproject.toml). Partitioned and unpartitioned assets go in separate calls: one
@@ -31,20 +31,38 @@ MATERIALIZE := $(BIN)/dg launch
 BATCH_ASSETS := dicom_images,report_sections,report_sentences,report_triplets,anatomy_boxes,region_sentence_pairs
 
 ## demo: build the environment, materialise every asset on the embedded dataset, say where to look
+# The settings' defaults are the demo's size (one seed per recipe here; every recipe × seed is a
+# partition of pretrained_model). `make demo-full` is the benchmark-sized version.
+DEMO_RUNS ?= asg|0 convirt|0
+RUN_CONFIG_DIR ?=
+run_config = $(if $(RUN_CONFIG_DIR),$(if $(wildcard $(RUN_CONFIG_DIR)/$(1).yaml),--config $(RUN_CONFIG_DIR)/$(1).yaml))
+
 demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(MATERIALIZE) --assets incoming_studies,anatomy_detector
+	$(MATERIALIZE) --assets incoming_studies,anatomy_detector $(call run_config,setup)
 	failed=""; \
 	for batch in $$(find "$(CXRALIGN_DATA_DIR)/incoming" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | sort); do \
 	  echo "== batch $$batch"; \
 	  $(MATERIALIZE) --assets $(BATCH_ASSETS) --partition "$$batch" || failed="$$failed $$batch"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "batches that failed (others were processed):$$failed" >&2; exit 1; fi
-	$(MATERIALIZE) --assets pretrained_model,downstream_evaluation
+	failed=""; \
+	for run in $(DEMO_RUNS); do \
+	  echo "== pretrained_model $$run"; \
+	  $(MATERIALIZE) --assets pretrained_model --partition "$$run" $(call run_config,train) || failed="$$failed $$run"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "training runs that failed (others were trained):$$failed" >&2; exit 1; fi
+	$(MATERIALIZE) --assets downstream_evaluation $(call run_config,eval)
 	@echo
+	@echo "Evaluation:       $(CXRALIGN_DATA_DIR)/reports/evaluation/summary.md"
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""
 	@echo "Lineage:          $(BIN)/cxralign audit $(CXRALIGN_DATA_DIR)/models/pretrain/asg/seed-0 --data $(CXRALIGN_DATA_DIR)   (a model directory or a table name; --markdown for an appendix)"
 	@echo "Dagster UI:        make ui   (then open http://127.0.0.1:$(UI_PORT))"
+
+## demo-full: the benchmark-sized chain (2,000 studies, every recipe × seed) in data-full/ (no DVC)
+demo-full:
+	$(MAKE) demo CXRALIGN_DATA_DIR=$(CURDIR)/data-full RUN_CONFIG_DIR=cxralign_pipeline/run_config/full \
+	  DEMO_RUNS="$$($(BIN)/python -c 'from cxralign_pipeline.lib.partitions import TRAINING_RUNS; print(*TRAINING_RUNS.get_partition_keys())')"
 
 ## test: build the environment, run the test suite
 test: $(INSTALLED) $(DVC_INSTALLED)

@@ -108,8 +108,9 @@ def main() -> None:
                         help="only rebuild the packaged atlas from all real boxes + phantoms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    settings = AnatomySettings(**dict(item.split("=", 1) for item in args.set))
-    side = IngestSettings().image_size
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = AnatomySettings(**overrides).with_epochs_for(real_data=True)
+    side = IngestSettings().staged_size
 
     gold = coco_source(DATA / "annotations.json", DATA / "images", DATA / "lung_masks")
     real = stage_source(gold, side, 2)

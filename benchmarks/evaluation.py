@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from cxralign.io.secret_key import KEY_ENV_VAR
-from cxralign.train.runs import model_dir
+from cxralign.layout import pretrain_run_dir, staged_dir
 from cxralign_fixtures.phantom_catalog import build_phantom_catalog
 
 
@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--phantom-seed", type=int, default=1)
     parser.add_argument("--staged-size", type=int, default=128,
                         help="side of the staged arrays (the model input is the training "
-                        "default's image_size)")
+                        "recipe's image_size)")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--recipes", nargs="+", default=["asg", "convirt"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -48,16 +48,16 @@ def main() -> int:
     os.environ.setdefault(KEY_ENV_VAR, "phantom-comparison")
     data = args.work / "data"
     timings: dict[str, float] = {}
-    if not (data / "staged" / "pairs").is_dir():
+    if not (staged_dir(data) / "pairs").is_dir():
         started = time.perf_counter()
         build_phantom_catalog(args.work, args.studies, seed=args.phantom_seed,
-                              image_size=args.staged_size, test_fraction=args.test_fraction,
+                              staged_size=args.staged_size, test_fraction=args.test_fraction,
                               workers=args.workers)
         timings["catalog"] = _report("phantom catalog", started)
     cli = [sys.executable, "-m", "cxralign"]
     for seed in args.seeds:
         for recipe in args.recipes:
-            out = model_dir(data, recipe, seed)
+            out = pretrain_run_dir(data, recipe, seed)
             if (out / "recipe.json").is_file():
                 continue
             started = time.perf_counter()

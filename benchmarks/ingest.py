@@ -92,7 +92,7 @@ def run_peer(peer: str, folder: Path, workers: int) -> int:
         from cxralign.io.ingest import IngestSettings, ingest
 
         with tempfile.TemporaryDirectory(dir=WORK) as out:
-            settings = IngestSettings(workers=workers, image_size=SIZE)
+            settings = IngestSettings(workers=workers, staged_size=SIZE)
             return ingest(folder, Catalog(Path(out)), settings).images
     one = {"plain": _plain_one, "monai": _monai_one}[peer]
     if workers == 1:
@@ -143,7 +143,7 @@ def staged_read(folder: Path) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory(dir=WORK) as out:
         catalog = Catalog(Path(out))
-        ingest(folder, catalog, IngestSettings(workers=0, image_size=SIZE))
+        ingest(folder, catalog, IngestSettings(workers=0, staged_size=SIZE))
         staged = StagedImages.from_catalog(catalog)
         order = np.random.default_rng(0).permutation(len(staged))
         started = time.perf_counter()

@@ -107,7 +107,8 @@ def configuration(name: str, recipe: str, root: Path, device: torch.device):
     """(recipe config, pairs per step) of a named configuration."""
     if name == "small":
         settings = PretrainSettings()
-        return load_recipe(recipe, **settings.recipe_overrides()), settings.batch_size
+        small = load_recipe(recipe, **settings.recipe_overrides())
+        return small, small.batch_size
     overrides = {"image_encoder": "vit_base_patch16_224", "image_size": 224,
                  "text_encoder": str(bert_base_dir(root)), "text_from_scratch": True,
                  "text_pooling": "cls", "max_report_tokens": 256, "embed_dim": 512}
@@ -169,7 +170,7 @@ def time_steps(model: AlignmentModel, batch, device: torch.device, steps: int
 
 def loader_rate(data: ExampleSet, image_size: int, batch_size: int, workers: int,
                 batches: int) -> float:
-    builder = BatchBuilder(data, image_size, Augmentation(), seed=0)
+    builder = BatchBuilder(data, image_size, Augmentation.from_settings(PretrainSettings()), seed=0)
     sampler = EpochBatchSampler(len(data), batch_size, seed=0)
     loader = DataLoader(builder, batch_size=None, sampler=sampler, collate_fn=unwrap,
                         num_workers=workers, generator=torch.Generator().manual_seed(0))
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 torch.manual_seed(0)
                 recipe, pairs = configuration(name, recipe_name, root, device)
                 model = AlignmentModel(recipe).to(device).train()
-                builder = BatchBuilder(data, recipe.image_size, Augmentation(), seed=0)
+                builder = BatchBuilder(data, recipe.image_size,
+                                       Augmentation.from_settings(PretrainSettings()), seed=0)
                 keys = iter(EpochBatchSampler(len(data), pairs, seed=0))
                 batch = builder[next(keys)].to(device)
                 times, cpu_times, flops = time_steps(model, batch, device, args.steps)

@@ -11,22 +11,25 @@ from cxralign.anatomy import commands as anatomy_commands
 from cxralign.errors import UsageError, existing_path, run_handler, validated, writable_target
 from cxralign.eval import commands as eval_commands
 from cxralign.generate import commands as generate_commands
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.layout import default_data_dir
 from cxralign.lineage import commands as lineage_commands
 from cxralign.pairs import commands as pairs_commands
 from cxralign.progress import log_to_stderr
+from cxralign.synthetic.settings import SynthesisSettings
 from cxralign.text import commands as text_commands
 from cxralign.train import commands as train_commands
 
 
 def _synthesize(args: argparse.Namespace) -> int:
     from cxralign.synthetic import synthesize
-    from cxralign.synthetic.settings import SynthesisSettings
 
-    settings = validated(SynthesisSettings,
-                         {"studies": args.studies, "seed": args.seed, "workers": args.workers})
+    given = {"studies": args.studies, "seed": args.seed, "workers": args.workers,
+             "max_side": args.max_side}
+    settings = validated(SynthesisSettings, {k: v for k, v in given.items() if v is not None})
     writable_target(args.out, "--out", "directory")
-    summary = synthesize(args.out, studies=settings.studies, seed=settings.seed, workers=settings.workers)
+    summary = synthesize(args.out, studies=settings.studies, seed=settings.seed,
+                         workers=settings.workers, max_side=settings.max_side)
     print(
         f"wrote {summary.studies} studies ({summary.images} images, {summary.patients} patients) "
         f"to {summary.out_dir} in {summary.seconds:.1f} s"
@@ -50,9 +53,10 @@ def ingest_input(path: Path) -> Path:
 
 def _ingest(args: argparse.Namespace) -> int:
     from cxralign.io.ingest import IngestSettings, ingest
+    from cxralign.io.layouts import InputLayoutError
     from cxralign.upstream import valid_partition
 
-    overrides = {"image_size": args.image_size, "workers": args.workers,
+    overrides = {"staged_size": args.staged_size, "workers": args.workers,
                  "burned_in_annotation": args.burned_in_annotation}
     settings = validated(IngestSettings, {k: v for k, v in overrides.items() if v is not None})
     try:
@@ -62,12 +66,10 @@ def _ingest(args: argparse.Namespace) -> int:
     ingest_input(args.input)
     writable_target(args.out, "--out", "directory")
     valid_partition(Catalog(args.out), args.partition)
-    summary = ingest(
-        args.input,
-        Catalog(args.out),
-        settings,
-        partition=args.partition,
-    )
+    try:
+        summary = ingest(args.input, Catalog(args.out), settings, partition=args.partition)
+    except InputLayoutError as error:
+        raise UsageError(str(error)) from error
     rejected = sum(summary.rejected.values())
     print(
         f"ingested {summary.images} images from {summary.studies} studies "
@@ -82,10 +84,12 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _locate_input(args: argparse.Namespace) -> int:
+    from cxralign.io.ingest import IngestSettings
     from cxralign.io.locate import locate_inputs
 
     ingest_input(args.input)
-    found = locate_inputs(args.input, args.hashes, args.data, layout=args.layout)
+    layout = IngestSettings().layout if args.layout is None else args.layout
+    found = locate_inputs(args.input, args.hashes, args.data, layout=layout)
     for digest in args.hashes:
         print(f"{digest}\t{found.get(digest, '(not found under this input)')}")
     return 0 if len(found) == len(set(args.hashes)) else 1
@@ -107,8 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         "reports and ground truth, in the layout `cxralign ingest` reads.",
     )
     synth.add_argument("--studies", type=int, required=True, help="number of studies")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--workers", type=int, default=0, help="processes; 0 = all cores")
+    synthesis = SynthesisSettings()
+    synth.add_argument("--seed", type=int, help=f"random seed (default {synthesis.seed})")
+    synth.add_argument("--workers", type=int,
+                       help=f"processes; 0 = all cores (default {synthesis.workers})")
+    synth.add_argument("--max-side", type=int,
+                       help=f"longest detector side in pixels (default {synthesis.max_side})")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.set_defaults(handler=_synthesize)
 
@@ -122,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("input", type=Path, help="input directory or CSV manifest")
     ing.add_argument("--out", type=Path, required=True, help="data directory (catalog root)")
     ing.add_argument("--partition", default=DEFAULT_PARTITION, help="partition (batch) name")
-    ing.add_argument("--image-size", type=int, help="staged image side in pixels")
+    ing.add_argument("--staged-size", "--image-size", dest="staged_size", type=int,
+                     help="side of the staged square images in pixels")
     ing.add_argument("--workers", type=int, help="processes; 0 = all cores")
     ing.add_argument(
         "--burned-in-annotation", choices=["reject", "flag"],
@@ -139,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     locate.add_argument("input", type=Path, help="the input directory or CSV manifest ingested")
     locate.add_argument("hashes", nargs="+", help="source_path_hash values")
-    locate.add_argument("--layout", default="auto", help="layout used by the ingest run")
+    locate.add_argument("--layout", help="layout used by the ingest run (default: ingest's)")
     locate.add_argument("--data", type=Path, default=default_data_dir(),
                         help="the catalog ingested into (its key file hashes the paths; default "
                         "$CXRALIGN_DATA_DIR or ./data)")

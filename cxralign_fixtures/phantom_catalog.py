@@ -16,6 +16,7 @@ from pathlib import Path
 from cxralign.io.catalog import Catalog
 from cxralign.io.ingest import IngestSettings, ingest
 from cxralign.io.secret_key import resolve_key
+from cxralign.layout import GROUND_TRUTH_DIR, incoming_dir
 from cxralign.pairs.gold import gold_boxes_from_phantom
 from cxralign.pairs.partitions import write_pairs
 from cxralign.synthetic import synthesize
@@ -23,17 +24,17 @@ from cxralign.text.pipeline import load_parser, sections_table, sentences_table,
 
 
 def build_phantom_catalog(
-    root: Path, studies: int, seed: int = 0, image_size: int = 64,
+    root: Path, studies: int, seed: int = 0, staged_size: int = 64,
     test_fraction: float = 0.2, validate_fraction: float = 0.0, workers: int = 1,
 ) -> Catalog:
     """Synthesize ``studies`` phantom studies under ``root/incoming`` and build every table
     pre-training and evaluation read in ``root/data`` (partition ``default``)."""
     root = Path(root)
-    synthesize(root / "incoming", studies, seed=seed, workers=workers)
+    synthesize(incoming_dir(root), studies, seed=seed, workers=workers)
     catalog = Catalog(root / "data")
-    settings = IngestSettings(workers=workers, image_size=image_size,
+    settings = IngestSettings(workers=workers, staged_size=staged_size,
                               test_fraction=test_fraction, validate_fraction=validate_fraction)
-    ingest(root / "incoming", catalog, settings)
+    ingest(incoming_dir(root), catalog, settings)
     images = catalog.read_table("images")
     sections, _ = sections_table(catalog.read_table("reports"))
     sentences = sentences_table(sections)
@@ -41,7 +42,7 @@ def build_phantom_catalog(
     catalog.write_table("sentences", sentences)
     catalog.write_table("triplets", triplets_table(sentences, load_parser("rules")))
     key = resolve_key(catalog.root, settings.deid_key_env)
-    catalog.write_table("boxes", gold_boxes_from_phantom(root / "incoming" / "ground_truth",
+    catalog.write_table("boxes", gold_boxes_from_phantom(incoming_dir(root) / GROUND_TRUTH_DIR,
                                                          images, key))
     write_pairs(catalog, "default")
     return catalog

@@ -18,7 +18,7 @@ TINY_DETECTOR = {"epochs": 1, "synthetic_studies": 6, "input_size": 64, "batch_s
 def test_boxes_and_pairs_cover_every_image_and_pass_their_checks(tmp_path, materialize_pipeline):
     result = materialize_pipeline(tmp_path, CHAIN, {
         "incoming_studies": {"studies": 6, "seed": 2, "workers": 1},
-        "dicom_images": {"workers": 1, "image_size": 64},
+        "dicom_images": {"workers": 1, "staged_size": 64},
         "anatomy_detector": TINY_DETECTOR,
     }, partition="synthetic-seed2-n6")
     assert result.success

@@ -40,7 +40,7 @@ def materialized(tmp_path_factory):
         resources=local_resources(str(data_dir)),
         run_config={"ops": {
             "incoming_studies": {"config": {"studies": 4, "seed": 2, "workers": 1}},
-            "dicom_images": {"config": {"workers": 1, "image_size": 64}},
+            "dicom_images": {"config": {"workers": 1, "staged_size": 64}},
             "anatomy_detector": {"config": TINY_DETECTOR},
         }},
     )
@@ -58,7 +58,7 @@ def test_one_atomic_record_per_materialisation(materialized):
     ingest = by_asset["dicom_images"]
     assert ingest.partition == BATCH and by_asset["anatomy_detector"].partition is None
     assert ingest.run_id == result.run_id
-    assert ingest.config["image_size"] == 64
+    assert ingest.config["staged_size"] == 64
     assert ingest.input_rows == {"studies": 4, "images": 4} and ingest.rejected == {"inputs": 0}
     assert ingest.code == code_version()
     outputs = ingest.output_md5s()
@@ -97,7 +97,7 @@ def test_audit_command_prints_each_step_with_hashes_code_config_and_runs(materia
     assert dvc_md5(data_dir / "staged" / "pairs" / f"{BATCH}.parquet") in text
     commit = code_version().commit
     assert (commit[:12] if commit else "unknown") in text
-    assert '"image_size": 64' in text
+    assert '"staged_size": 64' in text
 
     assert main(["audit", str(data_dir / "models" / "anatomy"), "--data", str(data_dir), "--markdown"]) == 0
     markdown = capsys.readouterr().out

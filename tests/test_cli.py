@@ -67,7 +67,7 @@ def test_catalog_commands_default_to_the_data_directory_of_the_environment(
     argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     from cxralign.cli import build_parser
-    from cxralign.io.catalog import DATA_DIR_ENV_VAR
+    from cxralign.layout import DATA_DIR_ENV_VAR
 
     monkeypatch.setenv(DATA_DIR_ENV_VAR, str(tmp_path))
     assert build_parser().parse_args(argv).data == tmp_path

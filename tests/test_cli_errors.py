@@ -53,6 +53,14 @@ def test_ingest_of_a_file_that_is_not_a_csv_manifest(tmp_path: Path, shared_data
     one_line_error(result, "is a file but not a .csv manifest", "folder holding it")
 
 
+def test_ingest_of_a_manifest_without_its_columns(tmp_path: Path):
+    manifest = tmp_path / "batch.csv"
+    manifest.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    result = run_cli("ingest", str(manifest), "--out", str(tmp_path / "data"))
+    one_line_error(result, "lacks required column(s) ['image_path', 'study_id']",
+                   "study_id, image_path and report_path or report_text")
+
+
 def test_detect_with_a_missing_model(tmp_path: Path):
     result = run_cli("anatomy", "detect", str(tmp_path), "--model", "/missing",
                      "--out", str(tmp_path / "b.parquet"))
@@ -118,7 +126,7 @@ def test_out_of_range_numbers_name_their_flag(argv: list[str], named: str, inges
 
 def test_ingest_settings_out_of_range(tmp_path: Path):
     result = run_cli("ingest", str(tmp_path), "--out", str(tmp_path / "d"), "--image-size", "4")
-    one_line_error(result, "image_size must be at least 16")
+    one_line_error(result, "staged_size must be at least 16")
 
 
 def test_text_input_of_the_wrong_kind(tmp_path: Path):

@@ -36,7 +36,7 @@ def materialize_ingestion(data_dir, studies: int = 6, partition: str | None = No
         run_config=dg.RunConfig(
             {
                 "incoming_studies": {"config": {"studies": studies, "seed": 3, "workers": 1}},
-                "dicom_images": {"config": {"workers": 1, "image_size": 128}},
+                "dicom_images": {"config": {"workers": 1, "staged_size": 128}},
             }
         ),
     )
@@ -72,6 +72,8 @@ def test_every_asset_is_grouped_versioned_and_owned_by_its_stage_folder():
         assert node.code_version == stage_code_version(stage) and len(node.code_version) == 12
         assert node.owners == OWNERS and node.tags["cxralign/stage"] == stage
         assert node.kinds, key
+        assert node.description and "``" not in node.description, key
+        assert ":class:" not in node.description and ":func:" not in node.description, key
     assert len({stage_code_version(stage) for stage in ("io", "text", "train")}) == 3
 
 
@@ -127,3 +129,18 @@ def test_invalid_config_fails_the_step_before_writing_anything(tmp_path, studies
         materialize_ingestion(tmp_path, studies=studies)
     assert "studies" in str(failure.value)
     assert not (tmp_path / "incoming").exists()
+
+
+def test_evaluation_follows_a_new_model_without_waiting_for_every_seed():
+    """The automation condition: nothing to evaluate before a model exists; one trained
+    partition (other seeds and a registered batch still missing) is enough."""
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0
+        instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
+        for asset in ("dicom_images", "report_sections", "report_sentences", "anatomy_boxes",
+                      "region_sentence_pairs"):
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition="b1"))
+        instance.report_runless_asset_event(dg.AssetMaterialization("pretrained_model", partition="asg|0"))
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert second.get_requested_partitions(dg.AssetKey("downstream_evaluation")) == {None}

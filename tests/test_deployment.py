@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from dagster._config import process_config
 from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job, k8s_job_executor
 
-from cxralign.train.runs import model_dir, pretrain_command
+from cxralign.layout import pretrain_run_dir as model_dir
+from cxralign.train.runs import pretrain_command
 from cxralign_pipeline.defs.resources import Deployment, deployment_definitions, step_job_config
 from cxralign_pipeline.defs.train.assets import PIPES_ENTRY_POINT
 from cxralign_pipeline.defs.train.launchers import K8sTrainingLauncher, LocalTrainingLauncher
@@ -26,7 +28,14 @@ def test_local_is_the_default_and_runs_training_as_a_subprocess(tmp_path):
     defs = deployment_definitions(Deployment.from_env({"CXRALIGN_DATA_DIR": str(tmp_path)}))
     assert isinstance(defs.resources["training_launcher"], LocalTrainingLauncher)
     assert defs.resources["catalog"].data_dir == str(tmp_path)
-    assert defs.executor is None  # Dagster's multiprocess executor
+    assert defs.executor is dg.in_process_executor  # small steps: no process per step
+
+
+def test_the_local_executor_is_chosen_by_configuration(tmp_path):
+    defs = deployment_definitions(Deployment.from_env({
+        "CXRALIGN_DATA_DIR": str(tmp_path), "CXRALIGN_LOCAL_EXECUTOR": "multiprocess",
+        "CXRALIGN_MAX_CONCURRENT_STEPS": "2"}))
+    assert defs.executor.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
 
 
 def test_production_needs_an_image_and_a_data_volume():

@@ -29,20 +29,20 @@ from cxralign.text.settings import TextSettings
 from cxralign.train.settings import PretrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["synthesize", "ingest", "sections", "triplets", "anatomy_train", "anatomy_boxes",
-          "pairs", "pretrain", "evaluate"]
+STAGES = ["io", "text", "anatomy_detector", "anatomy", "pairs", "train", "eval"]
+"""One stage per asset group (and folder), in chain order; the detector is its own stage."""
 BATCH = "synthetic-seed1-n8"
 # Small enough for two shared cores: 8 studies at 64 px (seed 1 puts one image in the test split
 # that evaluation needs), one detector training step, two pre-training steps.
 TINY_PARAMS = {
-    "synthetic": {"studies": 8, "seed": 1},
-    "ingest": {"image_size": 64},
+    "synthetic": {"studies": 8, "seed": 1, "max_side": 256},
+    "ingest": {"staged_size": 64},
     "text": {"backend": "rules"},
     "anatomy": {"synthetic_studies": 8, "epochs": 1, "input_size": 32, "backbone": "resnet10t",
                 "seed": 0, "min_score": 0.5},
     "pretrain": {"recipes": ["asg"], "seeds": [0], "image_size": 32, "image_output_stride": 16,
                  "epochs": 1, "steps": 2,
-                 "batch_size": 4, "lr": 0.0005},
+                 "batch_size": 4, "learning_rate": 0.0005},
     "evaluate": {"recipes": ["asg"]},
 }
 QUIET_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATER": "1", "OMP_NUM_THREADS": "1",
@@ -55,8 +55,20 @@ def test_dvc_yaml_declares_every_stage_of_the_contract():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(stages) == STAGES
     for name, stage in stages.items():
-        assert stage["cmd"].startswith("cxralign "), name
+        commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
+        assert all(command.startswith("cxralign ") for command in commands), name
         assert stage["outs"], f"{name} declares no outputs"
+
+
+def test_each_dvc_stage_is_an_asset_group_and_a_folder():
+    from cxralign_pipeline.definitions import defs
+
+    groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
+    folders = {p.name for p in (REPO / "cxralign_pipeline" / "defs").iterdir()
+               if p.is_dir() and not p.name.startswith("_")}
+    stages = set(STAGES) - {"anatomy_detector"}
+    assert stages <= groups and stages <= folders
+    assert "anatomy_detector" in {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
 
 
 def test_params_equal_the_library_defaults():
@@ -196,7 +208,7 @@ def built(dvc: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.mark.slow
 def test_repro_builds_the_whole_chain_without_dagster(built: Built):
     repo, output = built.repo, built.output
-    expected = {name for name in STAGES if name != "pretrain"} | {"pretrain@asg-0"}
+    expected = {name for name in STAGES if name != "train"} | {"train@asg-0"}
     assert _ran(output) == expected
     for table in ("images", "reports", "sections", "sentences", "triplets", "boxes", "pairs",
                   "study_tags"):
@@ -237,15 +249,15 @@ def test_a_changed_param_reruns_only_the_stages_that_read_it(dvc: Path, built: B
     repo = built.repo
     params = {**TINY_PARAMS, "anatomy": {**TINY_PARAMS["anatomy"], "min_score": 0.0}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"anatomy_boxes"}
+    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"anatomy"}
     output = run(dvc, repo, "repro", "pairs")
     # The 1-epoch detector is not trusted at the default threshold (its score is still near the
     # untrained prior), so every box was the atlas's; trusting all of its boxes changes them,
     # and pairs re-runs on its changed input ...
-    assert _ran(output) == {"anatomy_boxes", "pairs"}
+    assert _ran(output) == {"anatomy", "pairs"}
     assert json.loads(run(dvc, repo, "status", "--with-deps", "--json", "pairs")) == {}
     # ... and training and evaluation, downstream of the new pairs, are now out of date.
-    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"pretrain@asg-0", "evaluate"}
+    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"train@asg-0", "eval"}
 
 
 # --- Dagster writes, DVC records ------------------------------------------------------------

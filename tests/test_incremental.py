@@ -3,6 +3,7 @@ re-training schedule and failure isolation, on a real (SQLite, temporary) Dagste
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cxralign.lineage.records import latest_record
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 from cxralign_pipeline.definitions import defs as location
@@ -18,7 +20,7 @@ from cxralign_pipeline.defs.io.sensors import incoming_batch_sensor
 from cxralign_pipeline.defs.jobs import BATCH_SELECTION
 from cxralign_pipeline.defs.resources import local_resources
 from cxralign_pipeline.defs.train.schedules import MODEL_KEY, retrain_schedule
-from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.partitions import BATCHES, TRAINING_RUNS
 from cxralign_pipeline.lib.resources import CatalogResource, against_data_dir
 
 pytestmark = pytest.mark.slow
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.slow
 FIRST = SynthesisSettings(studies=4, seed=1, workers=1)
 SECOND = "arrived-later"
 TINY_DETECTOR = {"epochs": 1, "synthetic_studies": 4, "input_size": 64, "batch_size": 4, "workers": 1}
-BATCH_CONFIG = {"ops": {"dicom_images": {"config": {"workers": 1, "image_size": 64}}}}
+BATCH_CONFIG = {"ops": {"dicom_images": {"config": {"workers": 1, "staged_size": 64}}}}
 
 
 def staged_files(data_dir: Path, batch: str) -> dict[Path, int]:
@@ -57,7 +59,7 @@ def run_batch(defs: dg.Definitions, instance: dg.DagsterInstance, batch: str) ->
     )
 
 
-def tick(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
+def tick(instance: dg.DagsterInstance) -> list[dg.RunRequest] | dg.SkipReason:
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.now(UTC))
     return retrain_schedule(context)
 
@@ -122,47 +124,62 @@ def test_second_run_touches_only_the_second_batch(pipeline):
 def test_every_materialisation_records_its_dvc_hash_and_data_version(pipeline):
     for event in pipeline["second_run"].get_asset_materialization_events():
         metadata = event.materialization.metadata
-        assert metadata["skipped"].value is False
         hashes = metadata["dvc_md5"].value
         assert hashes and all(len(md5.removesuffix(".dir")) == 32 for md5 in hashes.values())
-        assert event.materialization.tags["dagster/data_version"] == metadata["data_version"].value
+        assert event.materialization.tags["dagster/data_version"]
+        record = json.loads(Path(metadata["lineage_record"].value).read_text())
+        assert event.materialization.tags["dagster/data_version"] == record["data_version"]
 
 
-def test_an_unchanged_batch_skips_its_work_and_keeps_its_data_version(pipeline):
-    data_dir, instance = pipeline["data_dir"], pipeline["instance"]
-    before = staged_files(data_dir, SECOND)
+def test_an_unchanged_batch_keeps_its_data_versions_so_nothing_downstream_is_stale(pipeline):
+    """No step pretends to have run: a re-run computes again, writes the same bytes and so
+    the same data versions, which is what tells Dagster (and the schedule) nothing changed."""
+    instance = pipeline["instance"]
     versions = {e.asset_key: e.materialization.tags["dagster/data_version"]
                 for e in pipeline["second_run"].get_asset_materialization_events()}
 
     again = run_batch(pipeline["defs"], instance, SECOND)
     assert again.success
-    for event in again.get_asset_materialization_events():
-        assert event.materialization.metadata["skipped"].value is True, event.asset_key
-        assert "unchanged" in event.materialization.metadata["skip_reason"].value
+    events = again.get_asset_materialization_events()
+    assert {e.asset_key for e in events} == set(versions)
+    for event in events:
         assert event.materialization.tags["dagster/data_version"] == versions[event.asset_key]
-    assert staged_files(data_dir, SECOND) == before
+        inputs = {key: value for key, value in event.materialization.tags.items()
+                  if key.startswith("dagster/input_data_version/")}
+        assert inputs, f"{event.asset_key}: Dagster recorded no input data versions"
 
-    # A lost output is rebuilt; the rebuilt bytes are identical, so downstream work still skips.
-    (data_dir / "staged" / "sentences" / f"{SECOND}.parquet").unlink()
-    repaired = run_batch(pipeline["defs"], instance, SECOND)
-    skipped = {e.asset_key.to_user_string(): e.materialization.metadata["skipped"].value
-               for e in repaired.get_asset_materialization_events()}
-    assert skipped["report_sentences"] is False
-    assert skipped["report_triplets"] is True and skipped["region_sentence_pairs"] is True
+    # A lost output is rebuilt, byte for byte.
+    sentences = pipeline["data_dir"] / "staged" / "sentences" / f"{SECOND}.parquet"
+    sentences.unlink()
+    assert run_batch(pipeline["defs"], instance, SECOND).success
+    assert sentences.is_file()
+
+
+def test_lineage_inputs_come_from_the_declared_deps(pipeline):
+    """Each record's inputs are exactly its asset's upstream deps, linked to their records."""
+    location_graph = location.resolve_asset_graph()
+    data_dir = pipeline["data_dir"]
+    for name in ("report_sections", "report_triplets", "anatomy_boxes", "region_sentence_pairs"):
+        record = latest_record(data_dir, name, SECOND)
+        deps = {key.to_user_string() for key in location_graph.get(dg.AssetKey(name)).parent_keys}
+        assert {ref.asset for ref in record.inputs} == deps, name
+        for ref in record.inputs:
+            upstream = latest_record(data_dir, ref.asset, ref.partition)
+            assert ref.data_version == upstream.data_version, (name, ref.asset)
 
 
 def test_schedule_retrains_only_when_batches_were_processed_since_the_last_model(pipeline):
     instance = pipeline["instance"]
-    request = tick(instance)
-    assert isinstance(request, dg.RunRequest)
-    assert set(request.tags["cxralign/new_batches"].split(",")) == {pipeline["first"], SECOND}
+    requests = tick(instance)
+    assert [r.partition_key for r in requests] == TRAINING_RUNS.get_partition_keys()
+    assert set(requests[0].tags["cxralign/new_batches"].split(",")) == {pipeline["first"], SECOND}
 
     instance.report_runless_asset_event(dg.AssetMaterialization(MODEL_KEY))
     skip = tick(instance)
     assert isinstance(skip, dg.SkipReason)
     assert "0 batch(es) processed since the last pretrained_model" in skip.skip_message
 
-    # Re-running an unchanged batch (skipped work) is no reason to re-train either.
+    # Re-running an unchanged batch (same data versions) is no reason to re-train either.
     assert run_batch(pipeline["defs"], instance, SECOND).success
     assert isinstance(tick(instance), dg.SkipReason)
 
@@ -180,12 +197,12 @@ def test_a_failed_batch_does_not_block_another(pipeline):
                for r in request.run_requests}
     assert not results["broken-manifest"].success
     failure = results["broken-manifest"].get_step_failure_events()[0]
-    assert "manifest lacks required column" in str(failure.event_specific_data.error)
+    assert "lacks required column(s)" in str(failure.event_specific_data.error)
     assert not [e for e in results["broken-manifest"].all_events if e.event_type_value == "STEP_UP_FOR_RETRY"], \
         "a data error is not retried"
     assert results["zz-good"].success
     paired = instance.get_materialized_partitions(dg.AssetKey("region_sentence_pairs"))
     assert "zz-good" in paired and "broken-manifest" not in paired
     pending = tick(instance)
-    assert isinstance(pending, dg.RunRequest)
-    assert "not yet processed: broken-manifest" in pending.tags["cxralign/reason"]
+    assert isinstance(pending, list)
+    assert "not yet processed: broken-manifest" in pending[0].tags["cxralign/reason"]

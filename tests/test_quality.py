@@ -102,11 +102,11 @@ def write_log(directory, **columns) -> None:
 
 
 def test_training_logs_are_checked_per_model_with_their_own_loss_terms(tmp_path):
+    from cxralign.layout import PRETRAIN_MODELS_DIR
     from cxralign.quality import DataDocsSite
     from cxralign.quality.tables import gated_tables, suite_for
-    from cxralign.train.runs import MODELS_SUBDIR
 
-    models = tmp_path / MODELS_SUBDIR
+    models = tmp_path / PRETRAIN_MODELS_DIR
     write_log(models / "convirt" / "seed-0")  # no loss terms beyond the total
     write_log(models / "asg" / "seed-0", loss_region_sentence=[0.5, float("inf"), 0.4],
               step=[1, 3, 3], pairs_per_second=[40.0, 0.0, 39.0])
@@ -116,6 +116,9 @@ def test_training_logs_are_checked_per_model_with_their_own_loss_terms(tmp_path)
     site = DataDocsSite.for_data_dir(tmp_path)
     tables = gated_tables("training_log", tmp_path)
     assert list(tables) == ["asg/seed-0", "asg/seed-1", "convirt/seed-0"]
+    # A recipe × seed partition's check validates that run's log only: a broken seed fails
+    # its own check, not its neighbours'.
+    assert list(gated_tables("training_log", tmp_path, ["convirt|0"])) == ["convirt/seed-0"]
     reports = {label: validate_table("training_log", t, suite_for("training_log", t), docs=site, batch=label)
                for label, t in tables.items()}
 

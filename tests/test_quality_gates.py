@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 CHAIN = ["incoming_studies", "dicom_images", "report_sections", "report_sentences"]
 CONFIG = {
     "incoming_studies": {"studies": 2, "seed": 0, "workers": 1},
-    "dicom_images": {"workers": 1, "image_size": 64},
+    "dicom_images": {"workers": 1, "staged_size": 64},
 }
 
 

@@ -19,7 +19,7 @@ def materialize_text_chain(materialize_pipeline):
         batch = partition or embedded_batch_name(SynthesisSettings(studies=studies, seed=5))
         return materialize_pipeline(data_dir, TEXT_CHAIN, {
             "incoming_studies": {"studies": studies, "seed": 5, "workers": 1},
-            "dicom_images": {"workers": 1, "image_size": 64},
+            "dicom_images": {"workers": 1, "staged_size": 64},
         }, partition=batch)
 
     return run

@@ -16,7 +16,7 @@ import pyarrow as pa
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.errors import UsageError, existing_dir, existing_file, validated, writable_target
 from cxralign.io.atomic import write_parquet_atomically
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 
 DETECT_CHUNK: Final = 64
 DETECT_SCHEMA: Final = pa.schema([
@@ -105,7 +105,7 @@ def _detect_rows(files: list[Path], folder: Path, args: argparse.Namespace) -> I
 
     detector = load_detector(args.model) if args.model else None
     min_score = _min_score(args).min_score
-    size = IngestSettings().image_size
+    size = IngestSettings().staged_size
     for start in range(0, len(files), DETECT_CHUNK):
         names, staged, scales = [], [], []
         for path in files[start : start + DETECT_CHUNK]:

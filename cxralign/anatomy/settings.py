@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+REAL_DATA_EPOCHS = 70
+PHANTOM_ONLY_EPOCHS = 10
+
 
 class AnatomySettings(BaseModel):
     """How the region detector is trained and when its boxes are trusted.
 
-    The defaults (2,030 steps on 163 real radiographs with lung masks + 300 phantoms) train in
-    12.3 minutes on this project's 2-core CPU, from random initialisation (no weights are
-    downloaded), and infer about 50 images/s on two cores (``benchmarks/RESULTS.md``, anatomy).
+    With real boxes configured the defaults (70 epochs: 2,030 steps on 163 real radiographs
+    with lung masks + 300 phantoms) train in 12.3 minutes on this project's 2-core CPU, from
+    random initialisation (no weights are downloaded), and infer about 50 images/s on two cores
+    (``benchmarks/RESULTS.md``, anatomy). On phantoms alone (the demo) 10 epochs are enough:
+    phantom anatomy is regular, and the atlas replaces any box the detector is unsure of.
     """
 
     backbone: str = Field(
@@ -23,11 +28,14 @@ class AnatomySettings(BaseModel):
         description="Side of the square the staged image is resized to for the network.",
     )
     epochs: int = Field(
-        default=70, ge=1,
-        description="Passes over the training images (real and phantom together).",
+        default=0, ge=0,
+        description=f"Passes over the training images (real and phantom together); 0 = "
+        f"{REAL_DATA_EPOCHS} when real boxes are configured, {PHANTOM_ONLY_EPOCHS} on phantoms alone.",
     )
     batch_size: int = Field(default=16, ge=1, description="Images per optimisation step.")
-    lr: float = Field(default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle).")
+    learning_rate: float = Field(
+        default=2e-3, gt=0, description="Peak AdamW learning rate (one-cycle)."
+    )
     lung_mask_weight: float = Field(
         default=1.0, ge=0,
         description="Weight of the auxiliary lung segmentation loss on images whose source "
@@ -52,3 +60,9 @@ class AnatomySettings(BaseModel):
         default=0, ge=0,
         description="Processes for decoding training images and phantoms; 0 = every core.",
     )
+
+    def with_epochs_for(self, real_data: bool) -> AnatomySettings:
+        """These settings with ``epochs`` resolved (0 = the default for what is trained on)."""
+        if self.epochs:
+            return self
+        return self.model_copy(update={"epochs": REAL_DATA_EPOCHS if real_data else PHANTOM_ONLY_EPOCHS})

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from cxralign.anatomy.geometry import REGION_INDEX
 from cxralign.io.layouts import IMAGE_SUFFIXES
+from cxralign.layout import GROUND_TRUTH_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +140,9 @@ def imagenome_source(scene_graph_dir: Path, images_dir: Path) -> TrainingSource:
 def phantom_source(out_dir: Path) -> TrainingSource:
     """Gold boxes of a phantom batch written by ``cxralign.synthetic.synthesize``."""
     out_dir = Path(out_dir)
-    studies = pq.read_table(out_dir / "ground_truth" / "studies.parquet",
+    studies = pq.read_table(out_dir / GROUND_TRUTH_DIR / "studies.parquet",
                             columns=["image_key", "patient_key", "dicom_path"]).to_pylist()
-    regions = pq.read_table(out_dir / "ground_truth" / "regions.parquet").to_pylist()
+    regions = pq.read_table(out_dir / GROUND_TRUTH_DIR / "regions.parquet").to_pylist()
     boxes: dict[str, dict[str, Box]] = {}
     for row in regions:
         boxes.setdefault(row["image_key"], {})[row["region"]] = (

@@ -81,7 +81,7 @@ def train_detector(
     started = time.perf_counter()
     check_pretrained_path(settings.pretrained_path)
     workers = settings.workers or _cores()
-    staged_size = IngestSettings().image_size
+    staged_size = IngestSettings().staged_size
     parts: dict[str, GoldArrays] = {}
     for source in sources:
         parts[source.name] = stage_source(source, staged_size, workers, progress=say)
@@ -92,6 +92,8 @@ def train_detector(
     if not real and phantoms is None:
         raise ValueError("no readable gold images in the training sources")
 
+    settings = settings.with_epochs_for(real_data=bool(real))
+    say(f"training {settings.epochs} epochs on {sum(len(p) for p in parts.values())} images")
     net, losses = fit_network([p for p in parts.values() if len(p)], settings, say=say)
     atlas = layout_atlas(real, phantoms)
     Detector(net, detector_config(real, settings), atlas).save(out_dir)
@@ -167,9 +169,10 @@ def fit_network(
     total = steps or default_steps(len(gold), settings)
 
     net = RegionDetectorNet(settings.backbone, len(REGIONS), settings.pretrained_path)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=WEIGHT_DECAY)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
+                                  weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=settings.lr, total_steps=total, pct_start=WARMUP_FRACTION)
+        optimiser, max_lr=settings.learning_rate, total_steps=total, pct_start=WARMUP_FRACTION)
     images = _resized(gold.images, settings.input_size)
     has_lung_mask = torch.from_numpy(gold.has_lung_mask)
     lung_masks = (_resized(gold.lung_masks, settings.input_size)[:, None]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cxralign.errors import UsageError, existing_dir, validated
 from cxralign.eval.settings import EvaluationSettings
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 
 
 def _evaluate(args: argparse.Namespace) -> int:

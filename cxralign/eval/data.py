@@ -20,6 +20,9 @@ from cxralign.pairs.alignment import MERGED
 from cxralign.train.examples import ExampleSet, load_examples, report_texts
 from cxralign.vocabulary import REGIONS
 
+EVERY_VIEW: tuple[str, ...] = ()
+"""Evaluation scores every view position (pre-training may keep frontal views only)."""
+
 Box = tuple[float, float, float, float]
 
 
@@ -39,7 +42,8 @@ class SplitData:
 def load_split(catalog: Catalog, tokenizer, split: str, max_report_tokens: int,
                max_sentence_tokens: int) -> SplitData:
     """Examples of ``split`` tokenised for a model, with the untokenised report texts."""
-    examples = load_examples(catalog, tokenizer, split=split, max_report_tokens=max_report_tokens,
+    examples = load_examples(catalog, tokenizer, split=split, view_positions=EVERY_VIEW,
+                             max_report_tokens=max_report_tokens,
                              max_sentence_tokens=max_sentence_tokens)
     texts = report_texts(catalog.read_table("sections"))
     return SplitData(examples, {e.study_id: texts[e.study_id] for e in examples.examples})

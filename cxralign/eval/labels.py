@@ -23,7 +23,7 @@ IGNORE: Final = -1
 UNCERTAIN_POLICIES: Final = {"ignore": IGNORE, "positive": 1, "negative": 0}
 
 
-def finding_labels(tags: np.ndarray, uncertain: str = "ignore") -> np.ndarray:
+def finding_labels(tags: np.ndarray, uncertain: str) -> np.ndarray:
     """``(N, len(FINDINGS))`` int8 labels in {1, 0, -1} (-1 = ignore) of ``(N, 78)`` tag
     vectors (``cxralign.pairs.tags.study_tag_matrix`` rows)."""
     if uncertain not in UNCERTAIN_POLICIES:

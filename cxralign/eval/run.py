@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,16 +23,15 @@ from cxralign.eval.evaluate import ModelEvaluation, evaluate_model
 from cxralign.eval.segmentation import MaskSet, load_lung_masks
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import Catalog
+from cxralign.layout import SEED_DIR_PREFIX, pretrain_recipe_dir, run_seed
 from cxralign.models.model import RECIPE_FILE, AlignmentModel
 from cxralign.models.recipes import RecipeConfig
 from cxralign.progress import Emit, Progress, emitter
 from cxralign.train.output import RUN_FILE
-from cxralign.train.runs import MODELS_SUBDIR
 
 logger = logging.getLogger(__name__)
 
 RANDOM_INIT = "random-init"
-_SEED_DIR = re.compile(r"seed-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -82,10 +80,11 @@ def discover_model_dirs(data_dir: Path, recipes: Sequence[str]) -> list[Path]:
     """``<data>/models/pretrain/<recipe>/seed-<k>/`` directories holding a complete model."""
     found = []
     for recipe in recipes:
-        root = Path(data_dir) / MODELS_SUBDIR / recipe
-        dirs = [d for d in root.glob("seed-*") if _SEED_DIR.search(d.name)]
-        found.extend(sorted((d for d in dirs if (d / RECIPE_FILE).is_file()),
-                            key=lambda d: int(_SEED_DIR.search(d.name).group(1))))
+        runs = pretrain_recipe_dir(data_dir, recipe).glob(f"{SEED_DIR_PREFIX}*")
+        seeds = {d: run_seed(d) for d in runs}
+        found.extend(sorted((d for d, seed in seeds.items()
+                             if seed is not None and (d / RECIPE_FILE).is_file()),
+                            key=lambda d: seeds[d]))
     return found
 
 
@@ -97,8 +96,7 @@ def spec_for_directory(directory: Path) -> ModelSpec:
     run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
     recipe = RecipeConfig.model_validate_json(
         (directory / RECIPE_FILE).read_text(encoding="utf-8"))
-    match = _SEED_DIR.search(directory.name)
-    seed = run.get("seed", int(match.group(1)) if match else 0)
+    seed = run.get("seed", run_seed(directory) or 0)
     return ModelSpec(label=str(run.get("recipe") or recipe.name), seed=int(seed),
                      directory=directory, recipe=recipe)
 

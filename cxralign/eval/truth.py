@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.deid import pseudonymize
+from cxralign.layout import GROUND_TRUTH_DIR, incoming_dir
 from cxralign.vocabulary import FINDINGS
 
-GROUND_TRUTH_DIR: Final = "ground_truth"
 DRAWN: Final = frozenset({"present", "uncertain"})
 
 
@@ -43,9 +43,9 @@ def ground_truth_dirs(catalog: Catalog, partitions: Iterable[str],
     if explicit:
         candidates = [Path(folder) for folder in explicit]
     else:
-        candidates = [root / "incoming" / partition / GROUND_TRUTH_DIR for partition in partitions]
-        candidates += [root / "incoming" / GROUND_TRUTH_DIR,
-                       root.parent / "incoming" / GROUND_TRUTH_DIR]
+        candidates = [incoming_dir(root, partition) / GROUND_TRUTH_DIR for partition in partitions]
+        candidates += [incoming_dir(root) / GROUND_TRUTH_DIR,
+                       incoming_dir(root.parent) / GROUND_TRUTH_DIR]
     found = dict.fromkeys(
         folder.resolve() for folder in candidates
         if (folder / "studies.parquet").is_file() and (folder / "findings.parquet").is_file())

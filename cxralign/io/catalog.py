@@ -14,7 +14,6 @@ never interleave a commit or open ``catalog.duckdb`` for writing at the same tim
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +23,9 @@ import pyarrow.parquet as pq
 
 from cxralign.io.atomic import write_parquet_atomically
 from cxralign.io.locking import catalog_lock
+from cxralign.layout import catalog_database, staged_dir
 
 DEFAULT_PARTITION = "default"
-DATA_DIR_ENV_VAR = "CXRALIGN_DATA_DIR"
-
-
-def default_data_dir() -> Path:
-    """``$CXRALIGN_DATA_DIR`` or ``./data``: the catalog a command uses unless given ``--data``
-    (the Makefile and the Dagster code location read the same variable)."""
-    return Path(os.environ.get(DATA_DIR_ENV_VAR, "data"))
 
 
 def _quote_identifier(name: str) -> str:
@@ -52,11 +45,11 @@ class Catalog:
 
     @property
     def staged_dir(self) -> Path:
-        return self.root / "staged"
+        return staged_dir(self.root)
 
     @property
     def database_path(self) -> Path:
-        return self.root / "catalog.duckdb"
+        return catalog_database(self.root)
 
     def table_dir(self, name: str) -> Path:
         _quote_identifier(name)

@@ -96,10 +96,12 @@ class IngestSettings(BaseModel):
     Plain field types only: the Dagster asset config subclasses this model.
     """
 
-    image_size: int = Field(
+    staged_size: int = Field(
         default=256,
-        description="Side S of the staged S x S uint8 arrays; the longest image side is "
-        "resampled to S and the image is anchored top-left (scale = S / max(rows, columns)).",
+        description="Side S of the staged S x S uint8 arrays (the CLI's --image-size); the "
+        "longest image side is resampled to S and the image is anchored top-left (scale = S / "
+        "max(rows, columns)). Not a model's input side: pre-training resamples the staged "
+        "square to its recipe's image_size.",
     )
     workers: int = Field(
         default=0,
@@ -161,7 +163,7 @@ class IngestSettings(BaseModel):
         problems = [
             message
             for failed, message in (
-                (self.image_size < 16, "image_size must be at least 16"),
+                (self.staged_size < 16, "staged_size must be at least 16"),
                 (self.workers < 0, "workers must be >= 0"),
                 (self.shard_size < 1, "shard_size must be >= 1"),
                 (self.chunks_in_flight_per_worker < 1, "chunks_in_flight_per_worker must be >= 1"),
@@ -197,7 +199,7 @@ class IngestSummary:
     splits: dict[str, int]
     shards: int
     workers: int
-    image_size: int
+    staged_size: int
     seconds: float
     images_per_second: float
 
@@ -214,7 +216,7 @@ class IngestSummary:
             "splits": dict(self.splits),
             "shards": self.shards,
             "workers": self.workers,
-            "image_size": self.image_size,
+            "staged_size": self.staged_size,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
         }
@@ -238,7 +240,7 @@ class _Chunk:
     partition: str
     generation: str
     key: bytes
-    image_size: int
+    staged_size: int
     min_side: int
     max_side: int
     decoding_plugin: str
@@ -318,7 +320,7 @@ def ingest(
         splits={s: sum(1 for r in image_rows if r["split"] == s) for s in SPLITS},
         shards=len(shards),
         workers=workers,
-        image_size=settings.image_size,
+        staged_size=settings.staged_size,
         seconds=seconds,
         images_per_second=len(image_rows) / seconds if seconds > 0 else 0.0,
     )
@@ -365,7 +367,7 @@ def _chunks(
             partition=partition,
             generation=generation,
             key=key,
-            image_size=settings.image_size,
+            staged_size=settings.staged_size,
             min_side=settings.min_side,
             max_side=settings.max_side,
             decoding_plugin=settings.decoding_plugin,
@@ -428,7 +430,7 @@ def _take(iterator: Iterator[_Chunk], count: int) -> Iterable[_Chunk]:
 def _stage_chunk(chunk: _Chunk) -> _ChunkResult:
     """Worker: decode and stage a chunk's images, write its shard, return metadata rows only."""
     result = _ChunkResult(chunk.shard)
-    arrays = np.zeros((len(chunk.items), chunk.image_size, chunk.image_size), dtype=np.uint8)
+    arrays = np.zeros((len(chunk.items), chunk.staged_size, chunk.staged_size), dtype=np.uint8)
     relative_shard = shard_path(chunk.partition, chunk.generation, chunk.shard)
     for item in chunk.items:
         path_hash = pseudonymize("path", item.relative, chunk.key)
@@ -461,10 +463,10 @@ def _stage_chunk(chunk: _Chunk) -> _ChunkResult:
 def _load(path: Path, chunk: _Chunk) -> LoadedImage:
     if is_raster(path):
         return load_raster(
-            path, chunk.image_size, chunk.min_side, chunk.max_side, max_pixels=chunk.max_pixels
+            path, chunk.staged_size, chunk.min_side, chunk.max_side, max_pixels=chunk.max_pixels
         )
     return load_dicom(
-        path, chunk.image_size, chunk.min_side, chunk.max_side, chunk.decoding_plugin,
+        path, chunk.staged_size, chunk.min_side, chunk.max_side, chunk.decoding_plugin,
         max_pixels=chunk.max_pixels, burned_in=chunk.burned_in_annotation,
     )
 

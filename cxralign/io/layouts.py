@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Final
 
 from cxralign.io.reports import openi_image_ids
+from cxralign.layout import GROUND_TRUTH_DIR
 
 IMAGE_SUFFIXES: Final = frozenset({".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg"})
 RASTER_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg"})
 MANIFEST_NAME: Final = "manifest.csv"
 # Folders that sit beside studies but are not studies (the synthetic generator's answers).
-IGNORED_DIRS: Final = frozenset({"ground_truth"})
+IGNORED_DIRS: Final = frozenset({GROUND_TRUTH_DIR})
 _MIMIC_GROUP = re.compile(r"p\d\d")
 _MIMIC_PATIENT = re.compile(r"p\d+")
 _MIMIC_STUDY = re.compile(r"s\d+")
@@ -54,7 +55,7 @@ def discover(input_path: Path, layout: str = "auto") -> tuple[str, list[Study]]:
                "files": _loose_studies}
     if layout != "auto":
         if layout not in readers:
-            raise ValueError(f"unknown layout {layout!r}; expected auto or {sorted(readers)}")
+            raise InputLayoutError(f"unknown layout {layout!r}; expected auto or {sorted(readers)}")
         return layout, readers[layout](input_path)
     return (chosen := detect_layout(input_path)), readers[chosen](input_path)
 
@@ -138,6 +139,11 @@ def _openi_studies(input_path: Path) -> list[Study]:
     return studies
 
 
+class InputLayoutError(ValueError):
+    """The input cannot be read as the layout it claims (a manifest without its columns, an
+    unknown layout name): the user's input to fix, not a bug."""
+
+
 def _csv_studies(input_path: Path) -> list[Study]:
     """A manifest: ``study_id, image_path`` and ``report_path`` or ``report_text`` (optional
     ``patient_id``), one row per image; paths are relative to the CSV file."""
@@ -150,7 +156,10 @@ def _csv_studies(input_path: Path) -> list[Study]:
         reader = csv.DictReader(handle)
         missing = {"study_id", "image_path"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"manifest lacks required column(s) {sorted(missing)}")
+            raise InputLayoutError(
+                f"manifest {manifest.name} lacks required column(s) {sorted(missing)}; a manifest "
+                "has columns study_id, image_path and report_path or report_text (optional "
+                "patient_id), paths relative to the CSV file")
         for row in reader:
             key = (row.get("study_id") or "").strip()
             if not key:

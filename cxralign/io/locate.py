@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cxralign.io.deid import pseudonymize
+from cxralign.io.ingest import IngestSettings
 from cxralign.io.layouts import Study, discover, relative_source
 from cxralign.io.secret_key import KEY_ENV_VAR, resolve_key
 
@@ -20,7 +21,7 @@ def locate_inputs(
     input_path: Path,
     hashes: Iterable[str],
     data_root: Path,
-    layout: str = "auto",
+    layout: str = IngestSettings().layout,
     key_env: str = KEY_ENV_VAR,
 ) -> dict[str, str]:
     """``{hash: path relative to the input}`` for each of ``hashes`` found under the input,

@@ -24,10 +24,11 @@ import stat
 from pathlib import Path
 from typing import Final
 
+from cxralign.layout import secrets_dir
+
 logger = logging.getLogger(__name__)
 
 KEY_ENV_VAR: Final = "CXRALIGN_DEID_KEY"
-KEY_DIRECTORY: Final = ".secrets"
 KEY_FILE_NAME: Final = "deid.key"
 KEY_BYTES: Final = 32
 FILE_MODE: Final = 0o600
@@ -41,7 +42,7 @@ class KeyFileError(RuntimeError):
 
 def key_path(data_root: Path) -> Path:
     """Where the key of the catalog rooted at ``data_root`` lives."""
-    return Path(data_root) / KEY_DIRECTORY / KEY_FILE_NAME
+    return secrets_dir(data_root) / KEY_FILE_NAME
 
 
 def resolve_key(data_root: Path, env_var: str = KEY_ENV_VAR) -> bytes:

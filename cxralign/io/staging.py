@@ -23,14 +23,16 @@ import numpy as np
 from cxralign.io.atomic import atomic_path
 from cxralign.io.catalog import Catalog
 from cxralign.io.locking import idle_generation
+from cxralign.layout import ARRAYS_DIR as STAGED_ARRAYS_DIR
+from cxralign.layout import arrays_dir
 
-ARRAYS_DIR: Final = "arrays"
 SHARD_PREFIX: Final = "shard-"
 
 
 def shard_path(partition: str, generation: str, shard: int) -> str:
     """The shard's path relative to the catalog root (what ``images.staged_path`` holds)."""
-    return f"staged/{ARRAYS_DIR}/{partition}/{generation}/{SHARD_PREFIX}{shard:05d}.npy"
+    name = f"{SHARD_PREFIX}{shard:05d}.npy"
+    return (STAGED_ARRAYS_DIR / partition / generation / name).as_posix()
 
 
 def write_shard(catalog_root: Path, relative_path: str, arrays: np.ndarray) -> None:
@@ -42,7 +44,7 @@ def write_shard(catalog_root: Path, relative_path: str, arrays: np.ndarray) -> N
 
 
 def generation_dir(catalog_root: Path, partition: str, generation: str) -> Path:
-    return Path(catalog_root) / "staged" / ARRAYS_DIR / partition / generation
+    return arrays_dir(catalog_root, partition) / generation
 
 
 def remove_stale_shards(
@@ -56,7 +58,7 @@ def remove_stale_shards(
     the same shards, but may still be renaming its temporary files into place.
     Call it under the catalog lock, right after the ``images`` table was committed.
     """
-    directory = Path(catalog_root) / "staged" / ARRAYS_DIR / partition
+    directory = arrays_dir(catalog_root, partition)
     generations = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
     for generation in generations:
         stale = [

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxralign.layout import lineage_dir
 from cxralign.lineage.records import (
     LineageRecord,
     iter_records,
@@ -58,7 +59,7 @@ def audit_chain(data_dir: Path, target: str) -> list[AuditStep]:
     data_dir = Path(data_dir)
     start = target_records(data_dir, target)
     if not start:
-        raise LookupError(f"no lineage record under {data_dir / 'lineage'} produced {target!r}")
+        raise LookupError(f"no lineage record under {lineage_dir(data_dir)} produced {target!r}")
 
     def key(record: LineageRecord) -> tuple[str, str | None, str]:
         return (record.asset, record.partition, record.run_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from cxralign.errors import UsageError, existing_dir
-from cxralign.io.catalog import DATA_DIR_ENV_VAR, default_data_dir
+from cxralign.layout import DATA_DIR_ENV_VAR, default_data_dir
 from cxralign.lineage.audit import audit_chain, format_markdown, format_text
 
 NOTHING_FOUND: Final = 1

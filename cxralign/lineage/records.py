@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from cxralign.io.atomic import atomic_path
+from cxralign.layout import lineage_dir
 from cxralign.lineage.dvc import dvc_md5
 
-LINEAGE_DIR: Final = "lineage"
 UNPARTITIONED: Final = "_unpartitioned"
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 SCHEMA_VERSION: Final = 1
@@ -160,7 +160,7 @@ def code_version(root: Path = PROJECT_ROOT) -> CodeVersion:
 
 
 def record_dir(data_dir: Path, asset: str, partition: str | None) -> Path:
-    return Path(data_dir) / LINEAGE_DIR / asset / (partition or UNPARTITIONED)
+    return lineage_dir(data_dir) / asset / (partition or UNPARTITIONED)
 
 
 def write_record(data_dir: Path, record: LineageRecord) -> Path:
@@ -174,7 +174,7 @@ def write_record(data_dir: Path, record: LineageRecord) -> Path:
 
 def iter_records(data_dir: Path) -> Iterator[LineageRecord]:
     """Every record under ``<data>/lineage``, oldest first within each (asset, partition)."""
-    root = Path(data_dir) / LINEAGE_DIR
+    root = lineage_dir(data_dir)
     for path in sorted(root.glob("*/*/*.json")):
         yield LineageRecord.from_json(path.read_text(encoding="utf-8"))
 

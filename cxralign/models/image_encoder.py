@@ -60,6 +60,14 @@ def _takes_image_size(name: str) -> bool:
     return bool(config is not None and config.fixed_input_size)
 
 
+def detector_backbone(detector_dir: str | Path) -> str:
+    """The timm backbone an anatomy detector was trained with (its ``config.json``)."""
+    path = Path(detector_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no anatomy detector in {detector_dir} (missing {CONFIG_FILE})")
+    return DetectorConfig.from_json(path.read_text(encoding="utf-8")).backbone
+
+
 def load_detector_backbone(backbone: nn.Module, detector_dir: str | Path) -> None:
     """Copy an anatomy detector's backbone weights (``cxralign anatomy train``) into
     ``backbone``, which must be the same timm architecture; every backbone weight must match,

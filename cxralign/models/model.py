@@ -103,7 +103,7 @@ class AlignmentModel(nn.Module):
         self.word_head = head(text_width) if WORD_TERMS & self.term_weights.keys() else None
         self.region_head = head(image_width) if "region_sentence" in self.term_weights else None
         self.objectives = nn.ModuleDict(
-            {term: _build_objective(term, recipe) for term in self.term_weights})
+            {term: build_objective(term, recipe) for term in self.term_weights})
         self.adaptive_patches = AdaptivePatchExtractor(
             image_width, grid=(recipe.adaptive_patch_grid,) * 2,
             samples_per_side=recipe.adaptive_samples_per_side,
@@ -304,13 +304,15 @@ def _text_model_for(recipe: RecipeConfig, tokenizer: PreTrainedTokenizerBase) ->
                              vocab_size=len(tokenizer) if recipe.text_tokenizer else None)
 
 
-def _build_objective(term: str, recipe: RecipeConfig) -> nn.Module:
+def build_objective(term: str, recipe: RecipeConfig) -> nn.Module:
     """The loss module of ``term`` with the recipe's hyper-parameters (weights are applied by
     the model, so every module keeps its own weight at 1)."""
     if term == "global":
-        return GlobalContrastiveLoss(recipe.temperature, recipe.learnable_temperature,
-                                     recipe.soft_label_alpha, recipe.uncertain_tags,
-                                     recipe.image_to_text_weight)
+        return GlobalContrastiveLoss(temperature=recipe.temperature,
+                                     learnable_temperature=recipe.learnable_temperature,
+                                     soft_label_alpha=recipe.soft_label_alpha,
+                                     uncertain=recipe.uncertain_tags,
+                                     image_to_text_weight=recipe.image_to_text_weight)
     if term == "region_sentence":
         return RegionSentenceLoss(temperature=recipe.region_temperature)
     if term == "tag_recognition":

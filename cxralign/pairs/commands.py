@@ -7,7 +7,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from cxralign.io.catalog import DEFAULT_PARTITION, Catalog, default_data_dir
+from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
+from cxralign.layout import default_data_dir
 
 PAIRS_READS = ("images", "sections", "triplets", "boxes")
 """What ``pairs`` needs, in the order the commands make it: ``write_pairs`` reads images,

@@ -26,9 +26,9 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
+from cxralign.layout import quality_dir
 from cxralign.quality.offline import make_self_contained, markdown_table, validation_rows
 
-QUALITY_SUBDIR = Path("reports") / "quality"
 SITE_NAME = "cxralign_quality"
 
 
@@ -53,7 +53,7 @@ class DataDocsSite:
     @classmethod
     def for_data_dir(cls, data_dir: Path | str) -> DataDocsSite:
         """The site of a data directory: ``<data>/reports/quality/``."""
-        return cls(Path(data_dir) / QUALITY_SUBDIR)
+        return cls(quality_dir(data_dir))
 
     @property
     def results_dir(self) -> Path:

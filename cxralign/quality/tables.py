@@ -16,6 +16,7 @@ from great_expectations.expectations import Expectation
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.rejections import REJECTED_SCHEMA
+from cxralign.layout import PRETRAIN_MODELS_DIR, pretrain_run_dir
 from cxralign.quality.suites import SUITES, training_log_suite
 from cxralign.quality.views import (
     boxes_geometry,
@@ -27,7 +28,7 @@ from cxralign.quality.views import (
     triplets_with_evidence,
 )
 from cxralign.train.output import LOG_FILE
-from cxralign.train.runs import MODELS_SUBDIR
+from cxralign.train.runs import parse_run_partition
 
 Partitions = list[str] | None
 """Catalog partitions (incoming batches) to validate; ``None`` means all of them."""
@@ -69,11 +70,16 @@ def _catalog_table(name: str, catalog: Catalog, partitions: Partitions) -> pa.Ta
     return shaped.get(name, lambda: read(name))()
 
 
-def training_logs(data_dir: Path) -> dict[str, pa.Table]:
-    """Every pre-trained model's training log (``<data>/models/pretrain/<recipe>/seed-<k>/
-    training_log.parquet``), by ``<recipe>/seed-<k>``, with step increments."""
-    root = Path(data_dir) / MODELS_SUBDIR
-    logs = sorted(root.glob(f"*/*/{LOG_FILE}"))
+def training_logs(data_dir: Path, runs: Partitions = None) -> dict[str, pa.Table]:
+    """The pre-trained models' training logs (``<data>/models/pretrain/<recipe>/seed-<k>/
+    training_log.parquet``), by ``<recipe>/seed-<k>``, with step increments: those of
+    ``runs`` (recipe × seed partition keys, ``asg|0``), or every model's for ``None``."""
+    root = Path(data_dir) / PRETRAIN_MODELS_DIR
+    if runs is None:
+        logs = sorted(root.glob(f"*/*/{LOG_FILE}"))
+    else:
+        logs = [pretrain_run_dir(data_dir, *parse_run_partition(run)) / LOG_FILE for run in runs]
+        logs = [path for path in logs if path.is_file()]
     if not logs:
         raise FileNotFoundError(f"no {LOG_FILE} under {root}/<recipe>/<seed>/")
     return {
@@ -87,7 +93,7 @@ def gated_tables(name: str, data_dir: Path, partitions: Partitions = None) -> di
     or a model's ``<recipe>/seed-<k>``). Raises ``FileNotFoundError`` when a stage's output is
     missing altogether."""
     if name == "training_log":
-        return training_logs(data_dir)
+        return training_logs(data_dir, partitions)
     if name not in SUITES:
         raise KeyError(f"no suite for table {name!r}; known: {', '.join(SUITES)}")
     label = ",".join(partitions) if partitions else "all"

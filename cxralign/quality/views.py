@@ -51,7 +51,7 @@ def boxes_geometry(boxes: pa.Table, images: pa.Table) -> pa.Table:
     """Boxes plus what their suite checks: inside the staged image with positive area, and
     (per image) how many of the 29 regions it has and whether the lungs sit on the right sides.
 
-    Staged images are square; their side is the ingestion ``image_size``, recovered from each
+    Staged images are square; their side is the ingestion ``staged_size``, recovered from each
     image's ``staged_scale`` and original size (staged = original × scale, longest side = S).
     """
     side_of = {

@@ -154,9 +154,15 @@ class Anatomy:
         return {name: pose.box(points) for name, points in self.regions().items()}
 
 
-def sample_pose(rng: np.random.Generator) -> Pose:
-    """Detector size and patient placement: mostly portrait, some landscape, slightly turned."""
-    long_side = int(rng.integers(768, 1281))
+FULL_SIDE: Final = 1280
+"""The longest detector side the pose draws before scaling to the requested ``max_side``."""
+
+
+def sample_pose(rng: np.random.Generator, max_side: int = FULL_SIDE) -> Pose:
+    """Detector size and patient placement: mostly portrait, some landscape, slightly turned.
+    The same draws at any ``max_side``: the geometry and the physical scale (pixel spacing
+    follows the body width in pixels) are those of the full-size image, scaled."""
+    long_side = max(1, round(int(rng.integers(768, FULL_SIDE + 1)) * max_side / FULL_SIDE))
     short_side = int(round(long_side * rng.uniform(0.8, 1.0)))
     rows, cols = (long_side, short_side) if rng.random() < 0.8 else (short_side, long_side)
     height = rows * rng.uniform(0.56, 0.68)

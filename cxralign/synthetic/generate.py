@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
+from cxralign.layout import GROUND_TRUTH_DIR
 from cxralign.progress import Emit, Progress
 from cxralign.synthetic.anatomy import sample_anatomy, sample_pose
 from cxralign.synthetic.cohort import StudyIdentity, derive_uid, plan_cohort
@@ -30,6 +31,7 @@ from cxralign.synthetic.geometry import Box
 from cxralign.synthetic.lesions import cardiothoracic_ratio, place_lesions, sample_findings
 from cxralign.synthetic.render import render
 from cxralign.synthetic.reports import ClinicalContext, write_report
+from cxralign.synthetic.settings import SynthesisSettings
 
 UID_NAMESPACE: Final = "cxralign.synthetic"
 
@@ -57,6 +59,8 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
 
 Row = dict[str, Any]
 T = TypeVar("T")
+_DEFAULTS: Final = SynthesisSettings()
+"""The seed and worker count used when a caller gives none (the CLI and Dagster defaults)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,9 @@ class _StudyRows:
     bytes_written: int = 0
 
 
-def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
-               progress: Emit | None = None) -> SynthesisSummary:
+def synthesize(out_dir: Path, studies: int, seed: int = _DEFAULTS.seed,
+               workers: int = _DEFAULTS.workers, progress: Emit | None = None,
+               max_side: int = _DEFAULTS.max_side) -> SynthesisSummary:
     """Write ``studies`` phantom studies and their ground truth under ``out_dir``.
 
     ``workers`` is the number of processes (0: all available cores); it changes only speed.
@@ -106,7 +111,7 @@ def synthesize(out_dir: Path, studies: int, seed: int = 0, workers: int = 0,
     cohort = plan_cohort(seed, studies)
     meter = Progress(studies, "synthesis (studies)", emit=progress)
     results = []
-    for rows in _run(seed, out_dir, cohort, workers or _available_cores()):
+    for rows in _run(seed, out_dir, cohort, workers or _available_cores(), max_side):
         results.append(rows)
         meter.advance()
     table_bytes = sum(_write_table(out_dir, name, results) for name in SCHEMAS)
@@ -141,9 +146,9 @@ def _available_cores() -> int:
 
 
 def _run(
-    seed: int, out_dir: Path, cohort: list[StudyIdentity], workers: int,
+    seed: int, out_dir: Path, cohort: list[StudyIdentity], workers: int, max_side: int,
 ) -> Iterator[_StudyRows]:
-    jobs = [(seed, out_dir, identity) for identity in cohort]
+    jobs = [(seed, out_dir, identity, max_side) for identity in cohort]
     if workers == 1 or len(jobs) == 1:
         yield from map(_build_study, jobs)
         return
@@ -153,13 +158,13 @@ def _run(
         yield from pool.map(_build_study, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
 
 
-def _build_study(job: tuple[int, Path, StudyIdentity]) -> _StudyRows:
+def _build_study(job: tuple[int, Path, StudyIdentity, int]) -> _StudyRows:
     """Sample, render and write one study; return its ground-truth rows."""
-    seed, out_dir, identity = job
+    seed, out_dir, identity, max_side = job
     rng = np.random.default_rng([seed, 0, identity.index])
     plan = sample_findings(rng)
     anatomy = sample_anatomy(rng, cardiothoracic_ratio(rng, plan))
-    pose = sample_pose(rng)
+    pose = sample_pose(rng, max_side)
     lesions = place_lesions(rng, plan, anatomy, pose)
     portable = any(lesion.device for lesion in lesions)
     view = "AP" if rng.random() < (0.85 if portable else 0.3) else "PA"
@@ -222,7 +227,7 @@ def _write_table(out_dir: Path, name: str, results: list[_StudyRows]) -> int:
     rows = [r.study for r in results] if name == "studies" else [
         row for r in results for row in getattr(r, name)
     ]
-    target = out_dir / "ground_truth" / f"{name}.parquet"
+    target = out_dir / GROUND_TRUTH_DIR / f"{name}.parquet"
     write_parquet_atomically(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), target)
     return target.stat().st_size
 

@@ -7,7 +7,9 @@ patterns (``no``, ``without``, ``free``, ``negative``, ``clear``, ``resolve``, `
 dependency patterns there and phrases here. ``direction`` says where a cue looks: ``pre`` cues
 govern the findings after them, ``post`` cues those before them, ``both`` either side ("A versus
 B"). Pseudo cues ("no change", "not significantly changed") contain a negation word but negate
-nothing; they are matched as longer phrases so that their "no"/"not" never becomes a cue.
+nothing; they are matched as longer phrases so that their "no"/"not" never becomes a cue. A
+resolution that is denied or incomplete ("has not resolved", "partially resolved", "near
+complete resolution of") is pseudo too: the finding is still there.
 Stop cues end a cue's scope ("No effusion but small pneumothorax").
 
 Hypothetical cues (ConText's HYPOTHETICAL) name a finding as the *target* of a test, a
@@ -49,7 +51,7 @@ _NEGATION_PRE = (
     "neither", "resolution of", "interval resolution of", "resolved", "removal of",
     "interval removal of", "rules out", "no longer", "never", "negative", "there is no",
     "there are no", "without evidence of", "without radiographic evidence of", "rather than",
-    "grossly clear of", "otherwise clear of",
+    "grossly clear of", "otherwise clear of", "clearing of", "interval clearing of",
 )
 _NEGATION_POST = (
     "not seen", "not identified", "not visualized", "not appreciated", "not evident",
@@ -81,6 +83,8 @@ _UNCERTAINTY_POST = (
     "not completely excluded", "not be excluded", "is possible", "are possible", "is suspected",
     "are suspected", "is questioned", "is likely", "are likely", "is considered",
     "is not entirely excluded", "not totally excluded", "would be a consideration",
+    "may be present", "might be present", "could be present", "may be seen", "may be noted",
+    "is less likely", "are less likely", "is favored", "is probable", "is questionable",
 )
 _HYPOTHETICAL_PRE = (
     "to identify", "to evaluate for", "evaluate for", "evaluation for", "to exclude",
@@ -97,6 +101,14 @@ _PSEUDO = (
     "not significantly decreased", "no increase", "no significant increase",
     "no decrease", "no significant decrease", "without change", "without interval change",
     "without significant change", "not only", "gram negative", "no further change",
+    # a resolution that is denied or incomplete leaves the finding there
+    "not resolved", "has not resolved", "have not resolved", "not completely resolved",
+    "not fully resolved", "not entirely resolved", "partially resolved", "incompletely resolved",
+    "nearly resolved", "almost resolved", "almost completely resolved",
+    "nearly completely resolved", "near complete resolution", "near complete resolution of",
+    "partial resolution", "partial resolution of", "incomplete resolution",
+    "incomplete resolution of", "partial clearing", "partial clearing of", "not cleared",
+    "has not cleared", "have not cleared",
 )
 _STOP = (
     "but", "however", "although", "though", "except", "except for", "aside from", "apart from",

@@ -257,7 +257,8 @@ def frequent_findings(scores: Scores, min_support: int = MIN_SUPPORT) -> list[st
 
 
 def to_markdown(results: dict[str, Scores], parser_name: str, mapping: str = BROAD) -> str:
-    """The evaluation as a Markdown section (summary per half, then per finding on all)."""
+    """The evaluation as a Markdown section (summary per half, per finding on all, then per
+    finding and half: the rule changes are checked half by half)."""
     everything = results["all"]
     frequent = frequent_findings(everything)
     lines = [
@@ -285,6 +286,19 @@ def to_markdown(results: dict[str, Scores], parser_name: str, mapping: str = BRO
         p, r, f = everything.prf(finding)
         marker = "" if finding in frequent else " (rare)"
         lines.append(f"| {finding}{marker} | {tp + fn} | {tp} | {fp} | {fn} | {p:.3f} | {r:.3f} | {f:.3f} |")
+    halves = [name for name in ("dev", "confirm") if name in results]
+    if halves:
+        lines += ["", "Per half, averaged findings (P / R, TP-FP-FN):", "",
+                  "| finding | " + " | ".join(halves) + " |",
+                  "|---|" + "---|" * len(halves)]
+        for finding in frequent:
+            cells = []
+            for name in halves:
+                part = results[name]
+                p, r, _ = part.prf(finding)
+                cells.append(f"{p:.3f} / {r:.3f} ({part.tp[finding]}-{part.fp[finding]}-"
+                             f"{part.fn[finding]})")
+            lines.append(f"| {finding} | " + " | ".join(cells) + " |")
     if everything.unmapped:
         heads = ", ".join(f"{h} ({n})" for h, n in everything.unmapped.most_common())
         lines += ["", f"MeSH heads in no mapping table (ignored): {heads}."]

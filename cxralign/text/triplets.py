@@ -10,7 +10,12 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   clause; a bare comma does not end a scope, so "No pneumothorax, effusion, or consolidation"
   negates all three.
 * Existence is decided by the nearest governing cue: ``pre`` cues look right, ``post`` cues
-  left, ``both`` either way. An uncertainty cue that itself sits in a negation's scope is
+  left, ``both`` either way. A hedge looking left stops at a comma after which another finding
+  is its own subject ("Left basilar opacity, pneumonia cannot be excluded": the opacity is
+  stated), unless that finding ends a list ("Atelectasis, scarring, or pneumonia is
+  possible"). A negation looking left still reaches over commas: "Pneumothorax, effusion not
+  seen" is a list as often as two statements, and reading a negated list as stated would
+  invent findings. An uncertainty cue that itself sits in a negation's scope is
   negated ("no consolidation to suggest pneumonia": pneumonia absent).
 * A finding governed by a hypothetical cue yields no triplet: it is what a test or a
   recommendation would look for ("CT can be performed to identify a small nodule", "limits
@@ -49,6 +54,23 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   only a stated edema/congestion phrase is. A normal/clear attribute still negates edema.
 * The IU de-identification mask ``XXXX`` reads as a gap when phrases are matched, so a cue it
   splits is one cue ("the nodule was not XXXX seen": absent).
+* A pattern adjective is said of the finding it modifies: a bare "interstitial", "reticular" or
+  "reticulonodular" directly before another finding's noun ("reticular opacities", "interstitial
+  densities", "interstitial pulmonary edema", "interstitial fibrotic changes", "increased
+  interstitial and patchy airspace opacities") describes that finding's pattern and yields no
+  interstitial markings (nor a nodule) of its own; as a head ("interstitial markings",
+  "reticulonodular changes", "interstitial prominence") it is the finding.
+* Findings offered as alternatives are uncertain: findings of one clause joined by "or"
+  ("subsegmental atelectasis or scarring", "atelectasis, scarring, or pneumonia", "and/or") that
+  no cue governs are each ``uncertain``, the "or" their cue: the sentence says one is there, not
+  which. A negation still negates the whole list ("no effusion or pneumothorax"), and after a
+  pseudo-negation the "or" joins what did not change ("no change in the effusion or
+  atelectasis"), so there it says nothing about certainty.
+* A "not seen" said of another image is no negation of this one: "opacity noted, not
+  visualized on prior" (a new finding) reads as if the cue were not there; "nodular density
+  seen on the frontal view, not identified on the lateral view" is ``uncertain`` (seen on one
+  view only). Only "not ..." post cues followed directly by the other image are read so;
+  "has resolved since the prior study" still negates.
 """
 
 from __future__ import annotations
@@ -79,7 +101,7 @@ from cxralign.text.lexicon import (
     FindingSpec,
     phrase_table,
 )
-from cxralign.text.matcher import Mention, PhraseMatcher
+from cxralign.text.matcher import Entry, Mention, PhraseMatcher
 
 PRESENT: Final = "present"
 ABSENT: Final = "absent"
@@ -99,6 +121,30 @@ _MASK: Final = re.compile(r"\bX{3,}\b")
 _BROKEN: Final = re.compile(r"(?:fractured|broken)$", re.I)
 _OF_DEVICE: Final = re.compile(r"^\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[a-z]+\s+){0,2}$", re.I)
 _BONES: Final = frozenset({"rib", "clavicle", "spine", "extrathoracic"})
+# A bare pattern adjective (not "interstitial markings", "reticulation") and what may stand
+# between it and the noun it modifies: up to three modifiers (adjective-like words, "and"), so
+# "interstitial abnormality and opacity" keeps its own head.
+_PATTERN_WORD: Final = re.compile(r"(?:interstitial|reticular|reticulated|reticulonodular)", re.I)
+_MODIFIER: Final = (r"(?:and|or|x{4}|mild|moderate|severe|diffuse|fine|coarse|new|old|few|small"
+                    r"|subtle|faint|slight|some|[a-z]+(?:al|ar|ic|ous|ive|ed|ing|ent|ant|ate|ile"
+                    r"|ary|ly|(?<!it)y))")
+_MODIFIER_GAP: Final = re.compile(rf"^\s*(?:{_MODIFIER}\s+){{0,3}}$", re.I)
+# The text between two findings offered as alternatives ("A or B", "A and/or B", "A or small
+# B"; not "A with residual or recurrent B", where "or" joins modifiers), and between list items
+# that lead to one ("A, B or C").
+_OR: Final = re.compile(r"^\s*,?\s*((?:and\s*/\s*)?or)\b[^,.;]*$", re.I)
+# What follows a "not seen"-type cue when it is said of another image: an earlier study, or
+# another view of this one.
+_OTHER_STUDY: Final = re.compile(
+    r"\s*(?:(?:on|in|at|from)\s+)?(?:the\s+|a\s+)?(?:most\s+)?(?:recent\s+)?"
+    r"(?:prior|previous|earlier|old|older|preceding|comparison)\b|\s*previously\b", re.I)
+_OTHER_VIEW: Final = re.compile(r"\s*(?:on|in)\s+(?:the\s+)?(?:lateral|frontal|pa|ap|oblique)\b",
+                                re.I)
+_VIEW_ONLY: Final = Entry("cue", Cue(UNCERTAINTY, "post"))
+_NOT: Final = re.compile(r"\bnot\b", re.I)
+_COORDINATOR: Final = re.compile(r"\b(?:or|and|nor)\b", re.I)
+_HAS_OR: Final = re.compile(r"\bor\b", re.I)
+_LIST_COMMA: Final = re.compile(r"^\s*,\s*$")
 _CHRONIC: Final = re.compile(r"\b(?:chronic|old|long ?standing)\b", re.I)
 _LIST_GOES_ON: Final = re.compile(r",|\bor\b|\bnor\b", re.I)
 # Text allowed between two anatomy mentions of one group ("heart and mediastinum"; a range,
@@ -259,6 +305,22 @@ class _Certainty:
             for mention, clause in zip(mentions, clauses, strict=True)
             if mention.entry.kind == "cue" and mention.entry.value.family in _SCOPED
         ]
+        self._mentions = mentions
+        self._findings: list[int] | None = None  # finding starts, built when a hedge looks left
+
+    def _own_subject_between(self, end: int, cue_start: int) -> bool:
+        """True when a hedge looking left has its own subject after a comma: a finding stands
+        between the last comma before the cue and the cue, not joined to a list by a
+        coordinator ("Left basilar opacity, pneumonia cannot be excluded": the opacity is
+        stated; "Effusion, pneumothorax or consolidation is not seen" is one list)."""
+        comma = self._text.rfind(",", end, cue_start)
+        if comma < 0:
+            return False
+        if self._findings is None:
+            self._findings = [m.start for m in self._mentions if m.entry.kind == FINDING]
+        tail = self._text[comma + 1 : cue_start]
+        return (any(comma < start < cue_start for start in self._findings)
+                and not _COORDINATOR.search(tail))
 
     def _governing(self, start: int, end: int, clause: int, families: tuple[str, ...]) -> Mention | None:
         """The nearest cue of ``families`` in the clause whose direction reaches [start, end)."""
@@ -269,7 +331,9 @@ class _Certainty:
                 continue
             if cue_mention.end <= start and cue.direction in ("pre", "both"):
                 distance = start - cue_mention.end
-            elif cue_mention.start >= end and cue.direction in ("post", "both"):
+            elif (cue_mention.start >= end and cue.direction in ("post", "both")
+                  and not (cue.family == UNCERTAINTY
+                           and self._own_subject_between(end, cue_mention.start))):
                 distance = cue_mention.start - end
             else:
                 continue
@@ -387,6 +451,84 @@ def _device_fracture(text: str, mentions: Sequence[Mention], clauses: Sequence[i
                for m in devices)
 
 
+def _pattern_modifier(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                      index: int) -> bool:
+    """True when the mention is a bare pattern adjective of the next finding's noun in its
+    clause (see the module docstring); anatomy words between them are part of the phrase."""
+    mention = mentions[index]
+    if not _PATTERN_WORD.fullmatch(text, mention.start, mention.end):
+        return False
+    gap_start = mention.end
+    for other, clause in zip(mentions[index + 1 :], clauses[index + 1 :], strict=True):
+        if clause != clauses[index]:
+            return False
+        gap = text[gap_start : other.start]
+        if not _MODIFIER_GAP.match(gap + " "):
+            return False
+        if other.entry.kind == ANATOMY:
+            gap_start = other.end
+            continue
+        return other.entry.kind == FINDING and not set(other.entry.value) & set(mention.entry.value)
+    return False
+
+
+def _alternatives(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                  pseudo: Sequence[Mention]) -> dict[int, str]:
+    """Finding mentions offered as alternatives (see the module docstring), index -> the "or"
+    that joins them (its text in the sentence): runs of findings of one clause, linked by "or"
+    or by list commas, whose last link is an "or", and not after a pseudo-negation
+    (``pseudo``: its mentions, removed from ``mentions``)."""
+    if not _HAS_OR.search(text):
+        return {}
+    findings = [i for i, m in enumerate(mentions) if m.entry.kind == FINDING]
+    alternatives: dict[int, str] = {}
+    run: list[int] = []
+    for left, right in zip(findings, findings[1:], strict=False):
+        gap = text[mentions[left].end : mentions[right].start]
+        joined = _OR.match(gap)
+        if ((joined is None and not _LIST_COMMA.match(gap)) or clauses[left] != clauses[right]
+                or any(m.entry.kind != ANATOMY and m.entry != PUNCTUATION[","]
+                       for m in mentions[left + 1 : right])
+                or (pseudo and _after_pseudo(mentions, pseudo, left))):
+            run = []
+        elif joined is not None:
+            alternatives.update(dict.fromkeys([*(run or [left]), right], joined.group(1)))
+            run = []
+        else:
+            run = run or [left]
+            run.append(right)
+    return alternatives
+
+
+def _after_pseudo(mentions: Sequence[Mention], pseudo: Sequence[Mention], index: int) -> bool:
+    """Whether a pseudo-negation ("no change in") precedes the mention with no stop cue between."""
+    start = mentions[index].start
+    return any(
+        cue.end <= start and not any(
+            m.entry.kind == "cue" and m.entry.value.family == STOP and cue.end <= m.start < start
+            for m in mentions)
+        for cue in pseudo)
+
+
+def _other_image(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """The mentions with each "not ..." post negation that is said of another image read as
+    such (see the module docstring): dropped for an earlier study, uncertainty for a view."""
+    if not _NOT.search(text):
+        return list(mentions)
+    out = []
+    for mention in mentions:
+        entry = mention.entry
+        if (entry.kind == "cue" and entry.value.family == NEGATION
+                and entry.value.direction == "post"
+                and text[mention.start : mention.start + 4].lower() == "not "):
+            if _OTHER_STUDY.match(text, mention.end):
+                continue
+            if _OTHER_VIEW.match(text, mention.end):
+                mention = Mention(mention.start, mention.end, _VIEW_ONLY)
+        out.append(mention)
+    return out
+
+
 def _hilar(group: _Group) -> bool:
     """True for a group that names the hila ("hilar vessels", "left hilum")."""
     return any(m.entry.value.kind == "hilum" for m in group.members)
@@ -394,8 +536,12 @@ def _hilar(group: _Group) -> bool:
 
 def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
     """Triplets of one sentence from its mentions (shared by the rule and stanza backends)."""
-    mentions = [m for m in mentions if not (m.entry.kind == "cue" and m.entry.value.family == PSEUDO)]
+    pseudo = [m for m in mentions if m.entry.kind == "cue" and m.entry.value.family == PSEUDO]
+    if pseudo:
+        mentions = [m for m in mentions if m not in pseudo]
+    mentions = _other_image(text, mentions)
     clauses = _clauses(text, mentions)
+    alternatives: dict[int, str] | None = None  # built when a finding is first read as present
     groups = _groups(text, mentions, clauses)
     certainty = _Certainty(text, mentions, clauses)
     by_attribute = _attribute_negations(text, mentions, clauses, groups)
@@ -413,7 +559,15 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                 existence, cue = ABSENT, text[attribute.start : attribute.end]
             else:
                 existence, cue = certainty(mention.start, mention.end, clause)
+            if existence == PRESENT:
+                if alternatives is None:
+                    alternatives = _alternatives(text, mentions, clauses, pseudo)
+                if index in alternatives:
+                    existence, cue = UNCERTAIN, alternatives[index]
             if existence is None:
+                continue
+            if ("interstitial markings" in mention.entry.value
+                    and _pattern_modifier(text, mentions, clauses, index)):
                 continue
             evidence = text[mention.start : mention.end]
             for finding in mention.entry.value:

@@ -19,27 +19,40 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from cxralign.train.settings import PretrainSettings
 
 ASPECT_RANGE = (3 / 4, 4 / 3)
 
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Strength of each random change; :meth:`none` is the deterministic plain resize."""
+    """Strength of each random change; :meth:`none` is the deterministic plain resize. The
+    strengths have no defaults here: they are settings (:meth:`from_settings`)."""
 
-    crop_scale_min: float = 0.6
-    rotation_degrees: float = 10.0
-    brightness: float = 0.1
-    contrast: float = 0.2
-    gamma: float = 0.2
+    crop_scale_min: float
+    rotation_degrees: float
+    brightness: float
+    contrast: float
+    gamma: float
     enabled: bool = True
 
     @staticmethod
     def none() -> Augmentation:
         return Augmentation(1.0, 0.0, 0.0, 0.0, 0.0, enabled=False)
+
+    @staticmethod
+    def from_settings(settings: PretrainSettings) -> Augmentation:
+        """The augmentation a run's settings ask for (:meth:`none` when switched off)."""
+        if not settings.augment:
+            return Augmentation.none()
+        return Augmentation(settings.crop_scale_min, settings.rotation_degrees,
+                            settings.brightness, settings.contrast, settings.gamma)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cxralign.docstrings import paragraphs
 from cxralign.errors import UsageError, existing_file, validated
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 from cxralign.train.console import ReadableProgress
 from cxralign.train.settings import PretrainSettings
 
@@ -30,14 +30,21 @@ if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not 
     from cxralign.train.loop import RunResult
 
 FLAG_FIELDS = ("steps", "epochs", "batch_size", "image_size", "image_output_stride",
-               "text_layers", "accumulation", "lr", "device", "workers", "checkpoint_every")
+               "text_layers", "accumulation", "learning_rate", "device", "workers",
+               "checkpoint_every")
+"""The settings a flag sets; each flag's default is None, so the settings model's default holds."""
+
+FLAGS: dict[str, tuple[str, ...]] = {
+    **{name: (f"--{name.replace('_', '-')}",) for name in FLAG_FIELDS},
+    "learning_rate": ("--lr", "--learning-rate"),
+}
+"""Field -> its flags (the first one is named in errors): ``--lr`` is the established short one."""
 
 
 def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of one run (shared with the Pipes entry point)."""
     defaults = PretrainSettings()
-    parser.add_argument("--recipe", default=defaults.recipe,
-                        help=f"recipe name (default {defaults.recipe})")
+    parser.add_argument("--recipe", help=f"recipe name (default {defaults.recipe})")
     parser.add_argument("--config", type=Path, help="recipe overrides (JSON/YAML)")
     parser.add_argument("--settings", type=Path, help="training settings (JSON/YAML)")
     parser.add_argument("--seed", type=int, help=f"default {defaults.seeds[0]}")
@@ -45,9 +52,9 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
                     help="data directory (catalog root; default $CXRALIGN_DATA_DIR or ./data)")
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")
     for name in FLAG_FIELDS:
-        default = getattr(defaults, name)
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default),
-                            help=f"default {default}")
+        field = PretrainSettings.model_fields[name]
+        parser.add_argument(*FLAGS[name], dest=name, type=field.annotation,
+                            help=f"default {field.default}: {field.description}")
 
 
 TRAINING_READS = ("pairs", "images", "sections", "sentences", "triplets", "study_tags")
@@ -62,13 +69,15 @@ def settings_from_args(args: argparse.Namespace) -> PretrainSettings:
         existing_file(args.config, "--config", "give a JSON/YAML file of recipe overrides")
     if args.settings is not None:
         existing_file(args.settings, "--settings", "give a JSON/YAML file of training settings")
-        values.update(_read_mapping(args.settings))
+        values.update(_read_settings(args.settings))
     values.update({name: getattr(args, name) for name in FLAG_FIELDS
                    if getattr(args, name) is not None})
     if args.config is not None:
         values["recipe_config"] = str(args.config)
-    values["recipe"] = args.recipe
-    return validated(PretrainSettings, values)
+    if args.recipe is not None:
+        values["recipe"] = args.recipe
+    return validated(PretrainSettings, values,
+                     flags={name: flags[0] for name, flags in FLAGS.items()})
 
 
 def run_from_args(args: argparse.Namespace,
@@ -120,20 +129,26 @@ def _pretrain(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # e.g. an empty split
         raise UsageError(str(error)) from error
     if result.model_dir is not None:
-        record = record_cli_run(args.data, result.model_dir, settings, result.seed, inputs,
-                                started)
+        record = record_cli_run(args.data, result.model_dir, settings, result.recipe,
+                                result.seed, inputs, started)
         print(f"lineage record {record} (see `cxralign audit {result.model_dir} --data "
               f"{args.data}`)", file=sys.stderr)
     return 0
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def _read_settings(path: Path) -> dict[str, Any]:
+    """The settings in a file; a key that is no setting is an error, not silently ignored (a
+    misspelt or renamed one would otherwise leave its default in force)."""
     import yaml
 
     text = path.read_text(encoding="utf-8")
     values = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     if not isinstance(values, dict):
         raise UsageError(f"{path}: expected a mapping of settings")
+    unknown = sorted(set(values) - set(PretrainSettings.model_fields))
+    if unknown:
+        raise UsageError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are "
+                         f"{', '.join(PretrainSettings.model_fields)}")
     return values
 
 

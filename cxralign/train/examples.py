@@ -26,8 +26,10 @@ import pyarrow.compute as pc
 
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import StagedImages
+from cxralign.models.recipes import RecipeConfig
 from cxralign.pairs.alignment import MERGED, REGION
 from cxralign.pairs.tags import study_tag_matrix
+from cxralign.train.settings import PretrainSettings
 
 REPORT_SECTIONS = ("findings", "impression")
 
@@ -78,13 +80,19 @@ class ExampleSet:
         return len(self.examples)
 
 
+_TRAINING = PretrainSettings()
+_RECIPE = RecipeConfig()
+
+
 def load_examples(
-    catalog: Catalog, tokenizer: Tokenizer, *, split: str = "train",
-    view_positions: Sequence[str] = (), max_sentences: int = 16,
-    max_report_tokens: int = 128, max_sentence_tokens: int = 32,
+    catalog: Catalog, tokenizer: Tokenizer, *, view_positions: Sequence[str],
+    split: str = _TRAINING.split, max_sentences: int = _TRAINING.max_sentences,
+    max_report_tokens: int = _RECIPE.max_report_tokens,
+    max_sentence_tokens: int = _RECIPE.max_sentence_tokens,
 ) -> ExampleSet:
-    """Every image of ``split`` (and of ``view_positions`` or no recorded view) whose study has
-    report text, over all partitions, tokenised with ``tokenizer``."""
+    """Every image of ``split`` (and of ``view_positions`` or no recorded view; empty = every
+    view) whose study has report text, over all partitions, tokenised with ``tokenizer``. The
+    defaults are the settings' and the recipe's, not values of this function's own."""
     images = _images(catalog.read_table("images"), split, view_positions)
     reports = report_texts(catalog.read_table("sections"))
     images = images.filter(pa.array([s in reports for s in images["study_id"].to_pylist()],

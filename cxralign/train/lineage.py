@@ -13,6 +13,7 @@ from typing import Final
 from cxralign.io.catalog import Catalog
 from cxralign.lineage.records import InputRef
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
+from cxralign.train.runs import run_partition
 from cxralign.train.settings import PretrainSettings
 
 ASSET: Final = "pretrained_model"
@@ -42,12 +43,14 @@ def training_inputs(data: Path) -> tuple[InputRef, ...]:
     return hashed_inputs(data, training_upstreams(Catalog(data)))
 
 
-def record_cli_run(data: Path, model_dir: Path, settings: PretrainSettings, seed: int,
-                   inputs: tuple[InputRef, ...], started: str) -> Path:
+def record_cli_run(data: Path, model_dir: Path, settings: PretrainSettings, recipe: str,
+                   seed: int, inputs: tuple[InputRef, ...], started: str) -> Path:
     """Write the record of one ``cxralign pretrain`` run (one recipe, one seed, ``model_dir``);
     its config names the command, so a Dagster run never takes it for its own."""
-    config = {**settings.model_dump(mode="json"), "seeds": [seed], "command": "cxralign pretrain"}
-    done = Materialisation(asset=ASSET, partition=None, inputs=inputs, config=config,
+    config = {**settings.model_dump(mode="json"), "recipe": recipe, "seeds": [seed],
+              "command": "cxralign pretrain"}
+    done = Materialisation(asset=ASSET, partition=run_partition(recipe, seed),
+                           inputs=inputs, config=config,
                            run_id=f"cli-{uuid.uuid4().hex[:12]}", started=started,
                            outputs=[model_dir])
     return record_materialisation(data, done)[1]

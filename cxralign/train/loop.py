@@ -223,11 +223,8 @@ def _pretrain(spec: RunSpec, runtime: Runtime, progress: Progress) -> RunResult:
     if runtime.distributed:
         network = DistributedDataParallel(
             model, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None)
-    augmentation = (Augmentation(settings.crop_scale_min, settings.rotation_degrees,
-                                 settings.brightness, settings.contrast, settings.gamma)
-                    if settings.augment else Augmentation.none())
-    builder = BatchBuilder(data, recipe.image_size, augmentation, spec.seed, runtime.rank,
-                           settings.min_box_visible)
+    builder = BatchBuilder(data, recipe.image_size, Augmentation.from_settings(settings),
+                           spec.seed, runtime.rank, settings.min_box_visible)
     stream = _Stream(builder, EpochBatchSampler(len(data), micro, spec.seed, runtime.rank,
                                                 runtime.world_size, start=position),
                      settings.workers)

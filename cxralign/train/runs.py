@@ -12,13 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-MODELS_SUBDIR = Path("models") / "pretrain"
-
-
-def model_dir(data: Path, recipe: str, seed: int) -> Path:
-    """The default model directory of a run: ``<data>/models/pretrain/<recipe>/seed-<k>/``."""
-    return Path(data) / MODELS_SUBDIR / recipe / f"seed-{seed}"
-
 
 def pretrain_command(data: Path, out: Path, recipe: str, seed: int, *, settings_file: Path,
                      nproc_per_node: int = 1,
@@ -34,3 +27,15 @@ def pretrain_command(data: Path, out: Path, recipe: str, seed: int, *, settings_
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc-per-node={nproc_per_node}", "-m", module, *arguments]
     return [sys.executable, "-m", module, *arguments]
+
+
+def run_partition(recipe: str, seed: int) -> str:
+    """The partition key of one run, as Dagster spells the ``pretrained_model`` asset's
+    recipe × seed partition (``asg|0``: dimensions in name order, joined by ``|``)."""
+    return f"{recipe}|{seed}"
+
+
+def parse_run_partition(key: str) -> tuple[str, int]:
+    """``asg|0`` -> ``("asg", 0)``: the inverse of :func:`run_partition`."""
+    recipe, seed = key.split("|")
+    return recipe, int(seed)

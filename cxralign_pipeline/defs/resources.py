@@ -2,7 +2,10 @@
 variables), never by editing an asset.
 
 ``CXRALIGN_ENVIRONMENT=local`` (the default; ``make demo``, ``make ui``, tests): the catalog in
-``$CXRALIGN_DATA_DIR``, training as Pipes subprocesses, steps in subprocesses of the run.
+``$CXRALIGN_DATA_DIR``, training as Pipes subprocesses, every other step inside the run's own
+process (``CXRALIGN_LOCAL_EXECUTOR=in_process``: a step of a small batch takes seconds, and a
+process per step and per check cost minutes of start-up on two cores;
+``multiprocess`` runs independent steps side by side on a bigger machine).
 ``CXRALIGN_ENVIRONMENT=production``: the same catalog path on a shared volume, each step in its
 own Kubernetes job (``k8s_job_executor``: per-partition fan-out) and each pre-training run in a
 GPU pod (``PipesK8sClient``); README, "Production deployment".
@@ -34,6 +37,8 @@ class Deployment(BaseModel):
                         "CXRALIGN_DEID_KEY) become environment variables of every pod.")
     training_gpus: int = Field(default=1, ge=0)
     max_concurrent_steps: int = Field(default=8, ge=1)
+    local_executor: Literal["in_process", "multiprocess"] = Field(
+        default="in_process", description="local: where a run's steps execute.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Deployment":
@@ -69,7 +74,10 @@ def step_job_config(deployment: Deployment) -> dict[str, object]:
 def deployment_definitions(deployment: Deployment) -> dg.Definitions:
     """The resources (catalog, training launcher) and executor for ``deployment``."""
     if deployment.environment == "local":
-        return dg.Definitions(resources=local_resources(deployment.data_dir))
+        executor = (dg.in_process_executor if deployment.local_executor == "in_process"
+                    else dg.multiprocess_executor.configured(
+                        {"max_concurrent": deployment.max_concurrent_steps}))
+        return dg.Definitions(resources=local_resources(deployment.data_dir), executor=executor)
     if not deployment.image or not deployment.data_claim:
         raise ValueError("production needs CXRALIGN_IMAGE and CXRALIGN_DATA_CLAIM")
     launcher = K8sTrainingLauncher(

@@ -1,11 +1,11 @@
 """Resources the assets depend on; ``defs/resources.py`` binds concrete values."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from cxralign.io.catalog import DATA_DIR_ENV_VAR, Catalog
+from cxralign import layout
+from cxralign.io.catalog import Catalog
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def pipeline_data_dir() -> str:
     """``$CXRALIGN_DATA_DIR``, else the project's DVC-tracked ``data/`` (not the working
     directory's, as the CLI uses: a code server's working directory is not the project's)."""
-    return os.environ.get(DATA_DIR_ENV_VAR) or str(PROJECT_ROOT / "data")
+    return str(layout.default_data_dir(PROJECT_ROOT / "data"))
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -28,7 +28,7 @@ class CatalogResource(dg.ConfigurableResource):
 
     @property
     def incoming_dir(self) -> Path:
-        return Path(self.data_dir) / "incoming"
+        return layout.incoming_dir(self.data_dir)
 
 
 def against_data_dir(defs: dg.Definitions, data_dir: str) -> dg.Definitions:

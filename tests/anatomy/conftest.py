@@ -13,7 +13,7 @@ from cxralign.anatomy.train import TrainReport, train_detector
 from cxralign.synthetic import synthesize
 
 TINY = AnatomySettings(backbone="resnet10t", input_size=64, batch_size=8, epochs=15,
-                       synthetic_studies=0, workers=1, lr=3e-3)
+                       synthetic_studies=0, workers=1, learning_rate=3e-3)
 """16 phantoms / batch 8 = 2 steps per epoch: 30 steps."""
 
 

@@ -45,6 +45,12 @@ def test_lung_mask_loss_ignores_images_without_a_mask():
     assert lung_mask_loss(logits, masks, torch.tensor([False, False])) == 0
 
 
+def test_epochs_default_to_what_is_trained_on():
+    assert AnatomySettings().with_epochs_for(real_data=True).epochs == 70
+    assert AnatomySettings().with_epochs_for(real_data=False).epochs == 10
+    assert AnatomySettings(epochs=3).with_epochs_for(real_data=True).epochs == 3
+
+
 def test_default_steps_are_epochs_over_the_images():
     settings = AnatomySettings(epochs=3, batch_size=16)
     assert default_steps(33, settings) == 9

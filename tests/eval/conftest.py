@@ -18,7 +18,7 @@ def eval_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     root = tmp_path_factory.mktemp("eval_phantom")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_ENV_VAR, DEID_KEY)
-        return build_phantom_catalog(root, STUDIES, seed=0, image_size=IMAGE_SIZE,
+        return build_phantom_catalog(root, STUDIES, seed=0, staged_size=IMAGE_SIZE,
                                      test_fraction=0.35)
 
 

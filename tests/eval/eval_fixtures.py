@@ -9,7 +9,8 @@ from pathlib import Path
 DEID_KEY = "eval-test-key"
 """The pseudonymisation key the phantom catalog is ingested with (ground truth joins by it)."""
 
-TINY = {"image_size": 64, "embed_dim": 32, "projection_hidden_dim": 64, "text_layers": 1}
+TINY = {"image_size": 64, "image_output_stride": 0, "embed_dim": 32, "projection_hidden_dim": 64,
+        "text_layers": 1}
 """Recipe overrides for a model small enough to evaluate in seconds."""
 
 

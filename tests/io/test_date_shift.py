@@ -101,7 +101,7 @@ def test_ingest_shifts_dates_per_patient_and_keeps_intervals(
     shutil.copy(shared_data / "dicom/siim_pneumothorax_sample.dcm",
                 incoming / "files/p10/p10000002/s50000003/second.dcm")
     catalog = Catalog(tmp_path / "data")
-    ingest(incoming, catalog, IngestSettings(workers=1, image_size=64))
+    ingest(incoming, catalog, IngestSettings(workers=1, staged_size=64))
     images = catalog.read_table("images").to_pylist()
     reports = {r["study_id"]: r for r in catalog.read_table("reports").to_pylist()}
     by_study = {

@@ -191,7 +191,7 @@ def test_every_walked_path_ends_in_one_table_and_can_be_traced(
     rg1.SOPInstanceUID = "1.2.3.4.5"  # another instance, the same pixels
     _write(rg1, source / "b.dcm")
     (source / "broken.dcm").symlink_to(tmp_path / "gone.dcm")
-    catalog, summary = run_ingest(source, tmp_path / "data", workers=1, image_size=SIZE)
+    catalog, summary = run_ingest(source, tmp_path / "data", workers=1, staged_size=SIZE)
 
     images = catalog.read_table("images").to_pylist()
     rejected = catalog.read_table("rejected_inputs").to_pylist()
@@ -207,7 +207,7 @@ def test_every_walked_path_ends_in_one_table_and_can_be_traced(
 def test_outputs_follow_the_umask(run_ingest: Runner, mimic_tree: Path, tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
-        catalog, _ = run_ingest(mimic_tree, tmp_path / "data", workers=1, image_size=SIZE)
+        catalog, _ = run_ingest(mimic_tree, tmp_path / "data", workers=1, staged_size=SIZE)
     finally:
         os.umask(previous)
     modes = {p.relative_to(catalog.root).as_posix(): p.stat().st_mode & 0o777
@@ -225,7 +225,7 @@ def test_no_crash_on_pydicoms_public_files(run_ingest: Runner, tmp_path: Path) -
     files = [Path(f) for f in get_testdata_files("*") if Path(f).suffix.lower() == ".dcm"]
     for index, path in enumerate(files):
         shutil.copy(path, source / f"{index:03d}.dcm")
-    catalog, summary = run_ingest(source, tmp_path / "data", workers=1, image_size=SIZE)
+    catalog, summary = run_ingest(source, tmp_path / "data", workers=1, staged_size=SIZE)
     rows = catalog.read_table("images").num_rows + catalog.read_table("rejected_inputs").num_rows
     assert rows == len(files) >= 70
     assert Reason.INTERNAL_ERROR not in summary.rejected, summary.rejected

@@ -71,7 +71,7 @@ def test_two_workers_equal_one(
 def test_staged_images_reads_back_what_was_staged(
     run_ingest: Runner, mimic_tree: Path, tmp_path: Path
 ) -> None:
-    catalog, summary = run_ingest(mimic_tree, tmp_path / "data", workers=1, image_size=128)
+    catalog, summary = run_ingest(mimic_tree, tmp_path / "data", workers=1, staged_size=128)
     staged = StagedImages.from_catalog(catalog)
     assert len(staged) == summary.images
     rows = catalog.read_table("images").to_pylist()

@@ -152,7 +152,7 @@ def test_batches_without_a_configured_key_share_the_created_key(
             study_dir.mkdir(parents=True)
             shutil.copy(shared_data / "dicom/siim_pneumothorax_sample.dcm", study_dir / "1.dcm")
             (study_dir.parent / f"{study}.txt").write_text("FINDINGS: Lungs clear.\n")
-            ingest(tmp_path / batch, catalog, IngestSettings(workers=1, image_size=64), batch)
+            ingest(tmp_path / batch, catalog, IngestSettings(workers=1, staged_size=64), batch)
     key = key_path(catalog.root).read_bytes().strip()
     assert _mode(key_path(catalog.root)) == 0o600
     patients = set(catalog.read_table("images").column("patient_id").to_pylist())

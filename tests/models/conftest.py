@@ -52,7 +52,7 @@ def tiny_recipe(tiny_text_dir: Path) -> Callable[..., RecipeConfig]:
     """``tiny_recipe(name, **overrides)``: a built-in recipe shrunk to test size."""
 
     def make(name: str, **overrides: object) -> RecipeConfig:
-        values = dict(image_encoder="resnet10t", image_size=TINY_IMAGE_SIZE,
+        values = dict(image_encoder="resnet10t", image_size=TINY_IMAGE_SIZE, image_output_stride=0,
                       text_encoder=str(tiny_text_dir), text_from_scratch=True, embed_dim=16,
                       projection_hidden_dim=32, prototype_count=8, adaptive_patch_grid=2,
                       tag_decoder_layers=1, tag_decoder_heads=2)

@@ -7,20 +7,30 @@ import math
 import pytest
 import torch
 
+from cxralign.models.model import build_objective
 from cxralign.models.objectives.global_contrastive import (
     GlobalContrastiveLoss,
     Temperature,
     symmetric_info_nce,
 )
 from cxralign.models.objectives.soft_label import similarity_tags, soft_label_targets
+from cxralign.models.recipes import RecipeConfig
 from cxralign.pairs.soft_labels import soft_targets
 from cxralign.pairs.tags import TAG_COUNT, tag_position
+
+
+def global_loss(**recipe_fields: object) -> GlobalContrastiveLoss:
+    """The loss as the base recipe configures it, with ``recipe_fields`` changed (the recipe
+    holds every hyper-parameter's one default)."""
+    loss = build_objective("global", RecipeConfig(**recipe_fields))
+    assert isinstance(loss, GlobalContrastiveLoss)
+    return loss
 
 
 def test_orthonormal_pairs_known_answer() -> None:
     """Embeddings e_i: cosine logits are I/τ; each row's CE is log(1 + (n-1)·e^(-1/τ))."""
     n, tau = 3, 0.5
-    loss = GlobalContrastiveLoss(temperature=tau)(torch.eye(n) * 3.0, torch.eye(n))
+    loss = global_loss(temperature=tau)(torch.eye(n) * 3.0, torch.eye(n))
     assert loss.item() == pytest.approx(math.log(1 + (n - 1) * math.exp(-1 / tau)), rel=1e-6)
 
 
@@ -31,7 +41,7 @@ def test_hand_computed_asymmetric_case() -> None:
     # logits (τ = 1): image→text [[1, 0], [1, 0]], text→image [[1, 1], [0, 0]]
     image_to_text = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2
     text_to_image = (math.log(2) + math.log(2)) / 2
-    loss = GlobalContrastiveLoss(temperature=1.0)(images, texts)
+    loss = global_loss(temperature=1.0)(images, texts)
     assert loss.item() == pytest.approx((image_to_text + text_to_image) / 2, rel=1e-6)
 
 
@@ -39,7 +49,7 @@ def test_shapes_and_gradients_reach_both_modalities() -> None:
     torch.manual_seed(0)
     images = torch.randn(5, 8, requires_grad=True)
     texts = torch.randn(5, 8, requires_grad=True)
-    loss = GlobalContrastiveLoss(temperature=0.1, learnable_temperature=True)
+    loss = global_loss(temperature=0.1, learnable_temperature=True)
     value = loss(images, texts)
     value.backward()
     assert value.ndim == 0 and value.item() > 0
@@ -52,7 +62,7 @@ def test_shapes_and_gradients_reach_both_modalities() -> None:
 def test_matched_pairs_score_lower_than_shuffled() -> None:
     torch.manual_seed(1)
     images = torch.randn(6, 16)
-    loss = GlobalContrastiveLoss(temperature=0.1)
+    loss = global_loss(temperature=0.1)
     assert loss(images, images + 0.01 * torch.randn(6, 16)) < loss(images, images.roll(1, 0))
 
 
@@ -69,13 +79,13 @@ def test_soft_labels_alpha_zero_equals_hard_and_alpha_changes_the_loss() -> None
     images, texts = torch.randn(3, 8), torch.randn(3, 8)
     tags = _tags([("pleural effusion", "absent")], [("pleural effusion", "absent")],
                  [("pneumothorax", "present")])
-    hard = GlobalContrastiveLoss(temperature=0.2)(images, texts)
-    zero = GlobalContrastiveLoss(temperature=0.2, soft_label_alpha=0.0)(images, texts, tags)
-    soft = GlobalContrastiveLoss(temperature=0.2, soft_label_alpha=0.5)(images, texts, tags)
+    hard = global_loss(temperature=0.2)(images, texts)
+    zero = global_loss(temperature=0.2, soft_label_alpha=0.0)(images, texts, tags)
+    soft = global_loss(temperature=0.2, soft_label_alpha=0.5)(images, texts, tags)
     assert zero.item() == pytest.approx(hard.item(), rel=1e-6)
     assert soft.item() != pytest.approx(hard.item(), rel=1e-3)
     with pytest.raises(ValueError, match="tags"):
-        GlobalContrastiveLoss(soft_label_alpha=0.5)(images, texts)
+        global_loss(soft_label_alpha=0.5)(images, texts)
 
 
 def test_soft_label_loss_matches_the_formula_with_pairs_soft_targets() -> None:
@@ -84,8 +94,8 @@ def test_soft_label_loss_matches_the_formula_with_pairs_soft_targets() -> None:
     tags = _tags([("edema", "present")], [("edema", "present"), ("opacity", "present")], [])
     targets = torch.from_numpy(soft_targets(tags.numpy(), 0.4)).float()
     v, t = torch.nn.functional.normalize(images), torch.nn.functional.normalize(texts)
-    expected = symmetric_info_nce(v, t, v, t, targets, 1 / 0.25)
-    loss = GlobalContrastiveLoss(temperature=0.25, soft_label_alpha=0.4)(images, texts, tags)
+    expected = symmetric_info_nce(v, t, v, t, targets, 1 / 0.25, image_to_text_weight=0.5)
+    loss = global_loss(temperature=0.25, soft_label_alpha=0.4)(images, texts, tags)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
@@ -131,5 +141,5 @@ def test_convirt_direction_weight_lambda() -> None:
     texts = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     image_to_text = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2
     text_to_image = math.log(2)
-    loss = GlobalContrastiveLoss(temperature=1.0, image_to_text_weight=0.75)(images, texts)
+    loss = global_loss(temperature=1.0, image_to_text_weight=0.75)(images, texts)
     assert loss.item() == pytest.approx(0.75 * image_to_text + 0.25 * text_to_image, rel=1e-6)

@@ -86,8 +86,8 @@ def test_head_is_trained_by_the_matching_loss() -> None:
     extractor = AdaptivePatchExtractor(channels=16, grid=(2, 2), samples_per_side=2, hidden=8)
     feature_map = torch.randn(3, 16, 4, 4)
     words = torch.randn(3, 5, 16)
-    out = PatchWordMatchingLoss(temperature=0.1)(extractor(feature_map).features, words,
-                                                 torch.ones(3, 5, dtype=torch.bool))
+    matching = PatchWordMatchingLoss(temperature=0.1, patch_to_word_weight=0.5)
+    out = matching(extractor(feature_map).features, words, torch.ones(3, 5, dtype=torch.bool))
     out.loss.backward()
     assert extractor.head[-1].weight.grad.abs().sum() > 0
     assert extractor.head[-1].bias.grad.abs().sum() > 0
@@ -131,7 +131,7 @@ def test_patch_to_word_direction_known_answer() -> None:
     words_only = word_max_similarity(patches, words, mask)
     assert torch.allclose(both.similarity, 0.5 * (expected + words_only), atol=1e-6)
     with pytest.raises(ValueError, match="patch_to_word_weight"):
-        PatchWordMatchingLoss(patch_to_word_weight=1.5)
+        PatchWordMatchingLoss(temperature=0.07, patch_to_word_weight=1.5)
 
 
 def test_matching_gradients_reach_patches_and_words() -> None:
@@ -140,7 +140,8 @@ def test_matching_gradients_reach_patches_and_words() -> None:
     words = torch.randn(4, 5, 8, requires_grad=True)
     mask = torch.ones(4, 5, dtype=torch.bool)
     mask[2, 3:] = False
-    loss = PatchWordMatchingLoss(weight=0.5)(patches, words, mask).loss
+    matching = PatchWordMatchingLoss(temperature=0.07, patch_to_word_weight=0.5, weight=0.5)
+    loss = matching(patches, words, mask).loss
     assert loss.ndim == 0
     loss.backward()
     assert patches.grad.abs().sum() > 0 and words.grad.abs().sum() > 0
@@ -156,8 +157,8 @@ def _matching_rank(rank: int) -> dict[str, torch.Tensor]:
     local_patches = patches[rows].clone().requires_grad_(True)
     length = 5 if rank == 0 else 3
     local_words = words[rows, :length].clone().requires_grad_(True)
-    loss = PatchWordMatchingLoss(temperature=0.2)(local_patches, local_words,
-                                                  mask[rows, :length]).loss
+    matching = PatchWordMatchingLoss(temperature=0.2, patch_to_word_weight=0.5)
+    loss = matching(local_patches, local_words, mask[rows, :length]).loss
     loss.backward()
     return {"loss": loss.detach(), "patch_grad": local_patches.grad,
             "word_grad": local_words.grad}
@@ -170,7 +171,8 @@ def test_distributed_loss_and_gradients_equal_the_single_process_run(on_two_gloo
     words = torch.randn(4, 5, 8).requires_grad_(True)
     mask = torch.ones(4, 5, dtype=torch.bool)
     mask[2:, 3:] = False
-    single = PatchWordMatchingLoss(temperature=0.2)(patches, words, mask).loss
+    matching = PatchWordMatchingLoss(temperature=0.2, patch_to_word_weight=0.5)
+    single = matching(patches, words, mask).loss
     single.backward()
     # DDP averages gradients over ranks: the mean rank loss is the single-process loss
     assert (ranks[0]["loss"] + ranks[1]["loss"]).item() / 2 == pytest.approx(single.item(),

@@ -16,6 +16,9 @@ from cxralign.models.objectives.prototypes import (
 
 torch.set_num_threads(1)
 
+MGCA = {"temperature": 0.2, "epsilon": 0.05, "sinkhorn_iterations": 3}
+"""MGCA's prototype hyper-parameters (the recipe's defaults too)."""
+
 
 def test_sinkhorn_known_answer_on_a_balanced_problem() -> None:
     # exp(s/ε)ᵀ = [[e, 1], [1, e]] is already balanced: every round leaves it unchanged
@@ -57,7 +60,7 @@ def test_swapped_prediction_known_answer() -> None:
 
 def test_gradients_reach_embeddings_and_prototypes_not_codes() -> None:
     torch.manual_seed(0)
-    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, weight=2.0)
+    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, weight=2.0, **MGCA)
     images = torch.randn(6, 8, requires_grad=True)
     texts = torch.randn(6, 8, requires_grad=True)
     out = loss_fn(images, texts)
@@ -72,13 +75,14 @@ def test_gradients_reach_embeddings_and_prototypes_not_codes() -> None:
 
 
 def test_mismatched_shapes_are_rejected() -> None:
+    loss = PrototypeAlignmentLoss(dim=4, num_prototypes=3, **MGCA)
     with pytest.raises(ValueError, match="differ"):
-        PrototypeAlignmentLoss(dim=4, num_prototypes=3)(torch.randn(2, 4), torch.randn(3, 4))
+        loss(torch.randn(2, 4), torch.randn(3, 4))
 
 
 def _prototype_rank(rank: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, epsilon=0.1)
+    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, **{**MGCA, "epsilon": 0.1})
     images, texts = torch.randn(7, 8), torch.randn(7, 8)
     rows = slice(0, 3) if rank == 0 else slice(3, 7)  # unequal local batches
     out = loss_fn(images[rows], texts[rows])
@@ -90,7 +94,7 @@ def _prototype_rank(rank: int) -> dict[str, torch.Tensor]:
 def test_distributed_codes_and_loss_equal_the_single_process_run(on_two_gloo_ranks) -> None:
     ranks = on_two_gloo_ranks(_prototype_rank)
     torch.manual_seed(0)
-    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, epsilon=0.1)
+    loss_fn = PrototypeAlignmentLoss(dim=8, num_prototypes=5, **{**MGCA, "epsilon": 0.1})
     images, texts = torch.randn(7, 8), torch.randn(7, 8)
     single = loss_fn(images, texts)
     single.loss.backward()

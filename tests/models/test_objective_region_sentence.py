@@ -87,7 +87,7 @@ def test_rows_without_sentences_are_left_out() -> None:
 def test_no_usable_row_gives_zero_loss_with_grad_fn(rows: int) -> None:
     regions = torch.randn(rows, 4, requires_grad=True)
     sentences = torch.randn(2, 4, requires_grad=True)
-    loss = RegionSentenceLoss()(regions, sentences, torch.zeros(rows, 2))
+    loss = RegionSentenceLoss(temperature=0.07)(regions, sentences, torch.zeros(rows, 2))
     assert loss.item() == 0.0 and loss.grad_fn is not None
     loss.backward()
     assert sentences.grad is not None and torch.all(sentences.grad == 0)
@@ -95,7 +95,7 @@ def test_no_usable_row_gives_zero_loss_with_grad_fn(rows: int) -> None:
 
 def test_shape_mismatch_is_rejected() -> None:
     with pytest.raises(ValueError, match="region_sentences"):
-        RegionSentenceLoss()(torch.randn(2, 4), torch.randn(3, 4), torch.ones(2, 2))
+        RegionSentenceLoss(temperature=0.07)(torch.randn(2, 4), torch.randn(3, 4), torch.ones(2, 2))
 
 
 def test_rows_stating_the_same_thing_in_other_studies_are_positives() -> None:

@@ -24,7 +24,8 @@ def _softplus(x: float) -> float:
 
 def _head(**kwargs: object) -> TagRecognitionHead:
     torch.manual_seed(0)
-    return TagRecognitionHead(dim=16, num_layers=2, num_heads=2, **kwargs)
+    return TagRecognitionHead(dim=16, **{"num_layers": 2, "num_heads": 2, "uncertain": "separate",
+                                         **kwargs})
 
 
 def test_logits_shape_and_gradients_reach_patches_and_all_parameters() -> None:
@@ -62,7 +63,8 @@ def test_absent_channels_carry_no_loss() -> None:
     absent = tag_position("pneumothorax", "absent")
     changed = logits.clone()
     changed[0, absent] = 50.0
-    assert tag_bce(changed, tags).item() == pytest.approx(tag_bce(logits, tags).item())
+    assert tag_bce(changed, tags, "separate").item() == pytest.approx(
+        tag_bce(logits, tags, "separate").item())
 
 
 def test_pos_weight_balances_rare_positives_known_answer() -> None:
@@ -135,4 +137,4 @@ def test_weight_scales_loss_and_bad_mode_is_rejected() -> None:
     weighted = _head(weight=0.5).eval()(patches, tags).loss
     assert weighted.item() == pytest.approx(0.5 * plain.item(), rel=1e-6)
     with pytest.raises(ValueError, match="uncertain"):
-        TagRecognitionHead(dim=16, uncertain="drop")  # type: ignore[arg-type]
+        _head(uncertain="drop")  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ def _inputs(seed: int = 0) -> dict[str, torch.Tensor]:
 
 def test_gradients_reach_words_patches_and_both_attentions_not_weights() -> None:
     torch.manual_seed(0)
-    loss_fn = TokenAlignmentLoss(dim=16, num_heads=2)
+    loss_fn = TokenAlignmentLoss(dim=16, num_heads=2, temperature=0.1)
     inputs = _inputs()
     out = loss_fn(**inputs)
     assert out.loss.ndim == 0 and out.word_loss.ndim == 0 and out.patch_loss.ndim == 0
@@ -76,7 +76,7 @@ def test_gradients_reach_words_patches_and_both_attentions_not_weights() -> None
 
 def test_padded_words_do_not_change_the_loss() -> None:
     torch.manual_seed(0)
-    loss_fn = TokenAlignmentLoss(dim=16)
+    loss_fn = TokenAlignmentLoss(dim=16, num_heads=1, temperature=0.1)
     inputs = _inputs()
     base = loss_fn(**inputs).loss
     changed = dict(inputs)
@@ -90,7 +90,7 @@ def test_padded_words_do_not_change_the_loss() -> None:
 
 def test_patch_mask_is_respected() -> None:
     torch.manual_seed(0)
-    loss_fn = TokenAlignmentLoss(dim=16)
+    loss_fn = TokenAlignmentLoss(dim=16, num_heads=1, temperature=0.1)
     inputs = _inputs()
     mask = torch.ones(3, 9, dtype=torch.bool)
     mask[:, 6:] = False
@@ -104,7 +104,7 @@ def test_patch_mask_is_respected() -> None:
 
 def test_no_valid_words_gives_zero_loss_with_grad_fn() -> None:
     torch.manual_seed(0)
-    loss_fn = TokenAlignmentLoss(dim=16)
+    loss_fn = TokenAlignmentLoss(dim=16, num_heads=1, temperature=0.1)
     inputs = _inputs()
     inputs["word_mask"] = torch.zeros(3, 7, dtype=torch.bool)
     out = loss_fn(**inputs)
@@ -116,7 +116,7 @@ def test_no_valid_words_gives_zero_loss_with_grad_fn() -> None:
 
 def test_sample_without_words_is_left_out_of_both_sides() -> None:
     torch.manual_seed(0)
-    loss_fn = TokenAlignmentLoss(dim=16)
+    loss_fn = TokenAlignmentLoss(dim=16, num_heads=1, temperature=0.1)
     inputs = _inputs()
     inputs["word_mask"] = inputs["word_mask"].clone()
     inputs["word_mask"][2] = False

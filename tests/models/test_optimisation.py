@@ -125,6 +125,20 @@ def test_image_encoder_starts_from_the_anatomy_detector_backbone(tiny_recipe, tm
                                    image_init_detector=str(tmp_path)))
 
 
+def test_a_run_started_from_a_detector_takes_its_backbone_as_the_encoder(tmp_path) -> None:
+    """The pipeline's switch: one setting names the detector; the encoder follows it."""
+    from cxralign.train.settings import RunSettings
+
+    config = DetectorConfig("resnet18", 64, ("right lung",))
+    (tmp_path / CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
+    overrides = RunSettings(image_init_detector=str(tmp_path)).recipe_overrides()
+    assert overrides["image_init_detector"] == str(tmp_path)
+    assert overrides["image_encoder"] == "resnet18"
+    assert "image_encoder" not in RunSettings().recipe_overrides()
+    with pytest.raises(FileNotFoundError, match="no anatomy detector"):
+        RunSettings(image_init_detector=str(tmp_path / "missing")).recipe_overrides()
+
+
 def _head_on_half(rank: int) -> dict[str, torch.Tensor]:
     """Rank ``rank`` projects its half of a fixed batch through the same head and returns the
     head's gradient for the loss of its own rows (DDP would average these)."""

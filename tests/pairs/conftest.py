@@ -32,7 +32,7 @@ class Phantom:
     triplets: pa.Table
     boxes: pa.Table
     pairs: pa.Table
-    image_size: int = IMAGE_SIZE
+    staged_size: int = IMAGE_SIZE
 
     def staged(self, image_id: str) -> np.ndarray:
         row = next(r for r in self.images.to_pylist() if r["image_id"] == image_id)
@@ -46,7 +46,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> Phantom:
     catalog = Catalog(root / "data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_ENV_VAR, KEY)
-        ingest(root / "incoming", catalog, IngestSettings(workers=1, image_size=IMAGE_SIZE))
+        ingest(root / "incoming", catalog, IngestSettings(workers=1, staged_size=IMAGE_SIZE))
     images = catalog.read_table("images")
     sections, _ = sections_table(catalog.read_table("reports"))
     sentences = sentences_table(sections)

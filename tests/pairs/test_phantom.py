@@ -24,7 +24,7 @@ def test_gold_boxes_are_the_phantom_regions_in_staged_pixels(phantom):
     staged = next(row for row in phantom.boxes.to_pylist()
                   if row["image_id"] == image_id and row["region"] == truth["region"])
     assert staged["x1"] == truth["x1"] * scale and staged["y2"] == truth["y2"] * scale
-    assert pc.max(phantom.boxes["x2"]).as_py() <= phantom.image_size + 1e-6
+    assert pc.max(phantom.boxes["x2"]).as_py() <= phantom.staged_size + 1e-6
 
 
 def test_every_sentence_pairs_with_every_image_of_its_study(phantom):

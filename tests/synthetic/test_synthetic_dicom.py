@@ -9,6 +9,8 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+from cxralign.synthetic.settings import SynthesisSettings
+
 PHI_TAGS = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "StudyDate",
     "StudyTime", "AccessionNumber", "InstitutionName", "InstitutionAddress",
@@ -66,7 +68,8 @@ def test_archive_variety(dataset) -> None:
     assert {r["voi"] for r in rows} == {"window", "lut", "none"}
     assert {r["rescaled"] for r in rows} == {True, False}
     assert len({(r["rows"], r["columns"]) for r in rows}) > dataset.summary.studies // 2
-    assert all(768 <= max(r["rows"], r["columns"]) <= 1280 for r in rows)
+    side = SynthesisSettings().max_side  # each image draws 60-100 % of it
+    assert all(0.6 * side - 1 <= max(r["rows"], r["columns"]) <= side for r in rows)
     assert any(r["rows"] != r["columns"] for r in rows)
     summary = dataset.summary
     assert sum(summary.photometrics.values()) == summary.studies

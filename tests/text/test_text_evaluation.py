@@ -57,6 +57,13 @@ def test_rule_backend_on_real_reports_meets_a_floor(iu_subset):
     assert scores.side_agreement >= 0.9
     markdown = to_markdown(results, "rules")
     assert "| dev |" in markdown and "| confirm |" in markdown
+    # each averaged finding's P / R per half, with the counts they come from
+    finding = frequent_findings(scores)[0]
+    dev, confirm = results["dev"], results["confirm"]
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| {finding} | ")
+               and line.count("(") == 2)
+    assert f"({dev.tp[finding]}-{dev.fp[finding]}-{dev.fn[finding]})" in row
+    assert f"({confirm.tp[finding]}-{confirm.fp[finding]}-{confirm.fn[finding]})" in row
 
 
 def test_default_report_directory_is_beside_the_repository(shared_data):

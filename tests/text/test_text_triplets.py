@@ -287,3 +287,91 @@ def test_prominent_hilar_vessels_are_no_edema_unless_stated(parser):
     assert existence(parser, "Prominent pulmonary vasculature.")["edema"] == {"present"}
     assert existence(parser, "Hilar vascular congestion.")["edema"] == {"present"}
     assert existence(parser, "Normal hilar vessels.")["edema"] == {"absent"}
+
+
+def test_a_pattern_adjective_is_said_of_the_finding_it_modifies(parser):
+    # constructed sentences: a bare pattern word before another finding's noun is its pattern
+    for sentence, finding in (("Basilar reticular opacities.", "opacity"),
+                              ("Scattered interstitial densities.", "opacity"),
+                              ("Diffuse reticulonodular interstitial opacities.", "opacity"),
+                              ("Increased interstitial and mild patchy airspace opacities.", "opacity"),
+                              ("Mild interstitial pulmonary edema.", "edema"),
+                              ("Stable interstitial fibrotic changes in both lungs.", "scarring")):
+        assert existence(parser, sentence) == {finding: {"present"}}, sentence
+    # as the head of its phrase, or not directly before a finding, it is the finding itself
+    markings = {"interstitial markings": {"present"}}
+    for sentence, expected in (
+        ("Coarse reticular markings.", markings),
+        ("Reticulonodular changes at the left base.", {**markings, "nodule": {"present"}}),
+        ("Interstitial prominence and bibasilar opacity.", {**markings, "opacity": {"present"}}),
+        ("Diffuse interstitial abnormality and patchy opacity.",
+         {**markings, "opacity": {"present"}}),
+        ("Increased interstitial, no edema.", {**markings, "edema": {"absent"}}),
+    ):
+        assert existence(parser, sentence) == expected, sentence
+
+
+def test_findings_offered_as_alternatives_are_uncertain(parser):
+    for sentence in ("Minimal left basilar subsegmental atelectasis or scarring.",
+                     "Left base atelectasis and/or effusion.",
+                     "Right base atelectasis, scarring, or pneumonia."):
+        found = existence(parser, sentence)
+        assert len(found) >= 2 and all(v == {"uncertain"} for v in found.values()), sentence
+    assert {t.cue for t in parser.parse("Atelectasis OR scarring.")} == {"OR"}  # the stored text
+    assert {t.cue for t in parser.parse("Atelectasis and/or scarring.")} == {"and/or"}
+    # a finding outside the alternatives, a negated list, a pseudo-negation, an "and" and an "or"
+    # between modifiers keep their reading
+    for sentence, finding, reading in (
+        ("Cardiomegaly, with edema or effusion.", "cardiomegaly", "present"),
+        ("No effusion or pneumothorax.", "pneumothorax", "absent"),
+        ("No change in the effusion or atelectasis.", "atelectasis", "present"),
+        ("Cardiomegaly and edema.", "edema", "present"),
+        ("Improved consolidation with mild residual or recurrent pneumonia.", "consolidation",
+         "present"),
+    ):
+        assert existence(parser, sentence)[finding] == {reading}, sentence
+
+
+def test_a_hedge_after_the_finding_governs_it(parser):
+    for sentence in ("A small effusion may be present.", "Atelectasis may be seen at the base.",
+                     "Pneumonia is less likely.", "Atelectasis is favored."):
+        assert set().union(*existence(parser, sentence).values()) == {"uncertain"}, sentence
+    assert existence(parser, "No effusion is seen, though atelectasis may be present.") == {
+        "pleural effusion": {"absent"}, "atelectasis": {"uncertain"}}
+
+
+def test_a_denied_or_incomplete_resolution_leaves_the_finding(parser):
+    for sentence in ("The effusion has not resolved.", "Partially resolved left effusion.",
+                     "The effusion has not completely resolved.", "Effusion has nearly resolved.",
+                     "Near complete resolution of the effusion.",
+                     "Partial clearing of the atelectasis."):
+        assert set().union(*existence(parser, sentence).values()) == {"present"}, sentence
+    for sentence in ("The effusion has resolved.", "Interval resolution of the effusion.",
+                     "Interval clearing of the atelectasis."):
+        assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
+
+
+def test_not_seen_on_another_image_is_no_negation_of_this_one(parser):
+    # constructed sentences: a comparison names an earlier study, a view another image of this one
+    for sentence in ("Left midlung opacity noted, not visualized on prior.",
+                     "Small left effusion, not seen on the prior study.",
+                     "New right basilar nodule not present previously."):
+        assert set().union(*existence(parser, sentence).values()) == {"present"}, sentence
+    assert existence(parser, "Right basilar nodule seen on the frontal view, not identified on "
+                     "the lateral view.") == {"nodule": {"uncertain"}}
+    for sentence in ("The effusion has resolved since the prior study.",
+                     "The previously seen nodule is not seen.", "Pneumothorax is not seen."):
+        assert set().union(*existence(parser, sentence).values()) == {"absent"}, sentence
+
+
+def test_a_hedge_after_a_comma_governs_its_own_subject(parser):
+    # constructed sentences: the finding before the comma is stated, the one after it hedged
+    assert existence(parser, "Left basilar opacity, pneumonia cannot be excluded.") == {
+        "opacity": {"present"}, "pneumonia": {"uncertain"}}
+    assert existence(parser, "Cardiomegaly with small effusions, edema is not excluded.") == {
+        "cardiomegaly": {"present"}, "pleural effusion": {"present"}, "edema": {"uncertain"}}
+    # a list that ends with a coordinator is one subject; a negation still reaches a list
+    assert set().union(*existence(parser, "Atelectasis, scarring, or pneumonia is possible."
+                                  ).values()) == {"uncertain"}
+    assert existence(parser, "Pneumothorax, effusion not seen.") == {
+        "pneumothorax": {"absent"}, "pleural effusion": {"absent"}}

@@ -31,7 +31,7 @@ class TinySetup:
     def settings(self, **overrides) -> PretrainSettings:
         """Settings for a fast, deterministic CPU run of the tiny recipe."""
         values = {"recipe": "asg", "recipe_config": str(self.recipe_config), "image_size": 32,
-                  "batch_size": 8, "epochs": 1, "lr": 1e-3, "log_every": 1,
+                  "batch_size": 8, "epochs": 1, "learning_rate": 1e-3, "log_every": 1,
                   "checkpoint_every": 2, "device": "cpu", "seeds": [0], "text_layers": 0,
                   "steps": 0}
         return PretrainSettings(**{**values, **overrides})
@@ -43,7 +43,7 @@ def train_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     root = tmp_path_factory.mktemp("train_phantom")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_ENV_VAR, KEY)
-        return build_phantom_catalog(root, STUDIES, seed=1, image_size=STAGED_SIZE,
+        return build_phantom_catalog(root, STUDIES, seed=1, staged_size=STAGED_SIZE,
                                      test_fraction=IngestSettings().test_fraction,
                                      validate_fraction=IngestSettings().validate_fraction)
 

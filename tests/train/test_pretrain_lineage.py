@@ -23,6 +23,7 @@ def test_cli_run_writes_a_record_audit_follows(tiny, tmp_path, capsys):
     assert len(records) == 1
     record = records[0]
     assert record.config["seeds"] == [4] and record.config["command"] == "cxralign pretrain"
+    assert record.partition == "asg|4"  # the Dagster asset's recipe × seed partition key
     assert [o.path for o in record.outputs] == [out.resolve().as_posix()]
     read = {ref.asset for ref in record.inputs}
     assert read == set(TRAINING_INPUTS)

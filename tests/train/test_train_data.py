@@ -3,6 +3,8 @@ augmentation geometry and the resumable distributed sampler."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
@@ -15,8 +17,10 @@ from cxralign.train.augment import Augmentation, sample_views, warp_boxes, warp_
 from cxralign.train.collate import IMAGE_MEAN, IMAGE_STD, BatchBuilder
 from cxralign.train.examples import load_examples, statement_key
 from cxralign.train.sampler import BatchKey, EpochBatchSampler, Position
+from cxralign.train.settings import PretrainSettings
 
 INPUT = 96
+DEFAULT_AUGMENTATION = Augmentation.from_settings(PretrainSettings())
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,7 @@ def test_region_rows_with_the_same_statement_share_a_group_across_studies(exampl
 
 
 def test_batches_are_a_function_of_their_key(examples):
-    builder = BatchBuilder(examples, 64, Augmentation(), seed=3)
+    builder = BatchBuilder(examples, 64, DEFAULT_AUGMENTATION, seed=3)
     key = BatchKey(1, 2, (4, 1, 7, 2))
     first, again = builder[key], builder[key]
     assert torch.equal(first.images, again.images)
@@ -128,8 +132,8 @@ def test_augmentation_moves_boxes_with_the_pixels(seed):
     box = torch.tensor([[40.0, 30.0, 90.0, 70.0]])
     image[0, 30:70, 40:90] = 255
     generator = torch.Generator().manual_seed(seed)
-    views = sample_views(1, size, out, Augmentation(crop_scale_min=0.5, rotation_degrees=15),
-                         generator)
+    stronger = replace(DEFAULT_AUGMENTATION, crop_scale_min=0.5, rotation_degrees=15)
+    views = sample_views(1, size, out, stronger, generator)
     pixels = warp_images(image, views)[0, 0]
     warped, visible = warp_boxes(box, torch.zeros(1, dtype=torch.long), views)
     ys, xs = torch.nonzero(pixels > 0.5, as_tuple=True)
@@ -172,7 +176,7 @@ def test_loader_workers_build_the_same_batches_as_the_main_process(examples):
 
     from cxralign.train.collate import unwrap
 
-    builder = BatchBuilder(examples, 32, Augmentation(), seed=1)
+    builder = BatchBuilder(examples, 32, DEFAULT_AUGMENTATION, seed=1)
     sampler = EpochBatchSampler(len(examples), 4, seed=1)
     loader = DataLoader(builder, batch_size=None, sampler=sampler, collate_fn=unwrap,
                         num_workers=2, generator=torch.Generator().manual_seed(0))

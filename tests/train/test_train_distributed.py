@@ -23,7 +23,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from cxralign.models.objectives.global_contrastive import GlobalContrastiveLoss
+from cxralign.models.model import build_objective
+from cxralign.models.recipes import RecipeConfig
 
 BATCH, DIM, WORLD = 8, 16, 2
 
@@ -38,7 +39,8 @@ def _fixed_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 def _loss_and_grads(images, texts, tags):
     images, texts = images.clone().requires_grad_(), texts.clone().requires_grad_()
-    loss = GlobalContrastiveLoss(temperature=0.1, soft_label_alpha=0.3)(images, texts, tags)
+    loss = build_objective("global", RecipeConfig(temperature=0.1, soft_label_alpha=0.3))(
+        images, texts, tags)
     loss.backward()
     return loss.detach(), images.grad, texts.grad
 
@@ -95,7 +97,7 @@ def deterministic_recipe(tiny, tmp_path_factory) -> Path:
 def test_torchrun_two_processes_follow_the_single_process_loss_curve(
         tiny, deterministic_recipe, tmp_path):
     # a small rate keeps the curve smooth, so float rounding (summation order) is not amplified
-    settings = tiny.settings(steps=4, augment=False, checkpoint_every=100, lr=1e-4)
+    settings = tiny.settings(steps=4, augment=False, checkpoint_every=100, learning_rate=1e-4)
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(settings.model_dump_json())
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -114,5 +116,7 @@ def test_torchrun_two_processes_follow_the_single_process_loss_curve(
               for name in ("one", "two")]
     assert len(curves[0]) == 4
     # the heads' batch norm divides by the batch's spread, which is small for an untrained
-    # encoder, so summation-order rounding (two partial sums vs one) shows at ~1e-5
-    assert curves[1] == pytest.approx(curves[0], abs=1e-4)
+    # encoder, so summation-order rounding (two partial sums vs one) shows at ~1e-5 relative
+    # (seen up to 3.5e-5 of a loss of 4.1); a real mismatch (a rank's negatives or gradients
+    # missing) moves the loss by percent
+    assert curves[1] == pytest.approx(curves[0], rel=1e-4, abs=1e-4)

@@ -22,7 +22,7 @@ from cxralign.train.sampler import EpochBatchSampler
 
 
 def test_tiny_run_learns_and_writes_the_model_directory(tiny, tmp_path):
-    settings = tiny.settings(steps=24, augment=False, lr=3e-3, warmup_fraction=0.1)
+    settings = tiny.settings(steps=24, augment=False, learning_rate=3e-3, warmup_fraction=0.1)
     out = tmp_path / "models" / "asg"
     events = []
     result = pretrain(RunSpec(tiny.data, out, "asg", 0, settings, settings.recipe_config),
@@ -72,8 +72,8 @@ def test_accumulated_micro_batches_equal_one_big_batch(tiny):
         torch.manual_seed(0)
         model = _without_dropout(AlignmentModel(recipe))
         initial.update({k: v.detach().clone() for k, v in model.state_dict().items()})
-        data = load_examples(Catalog(tiny.data), model.tokenizer, max_report_tokens=48,
-                             max_sentence_tokens=24)
+        data = load_examples(Catalog(tiny.data), model.tokenizer, view_positions=(),
+                             max_report_tokens=48, max_sentence_tokens=24)
         settings = tiny.settings(accumulation=accumulation, augment=False, grad_clip=0.5)
         micro = 8 // accumulation
         stream = _Stream(BatchBuilder(data, 32, Augmentation.none()),

@@ -1,5 +1,5 @@
 """The ``pretrained_model`` asset materialised in process on the tiny recipe: the real training
-subprocesses run through Dagster Pipes and report back."""
+subprocess runs through Dagster Pipes and reports back; one materialisation per recipe × seed."""
 
 from __future__ import annotations
 
@@ -8,24 +8,62 @@ from pathlib import Path
 
 import dagster as dg
 
+from cxralign.lineage.records import latest_record
+from cxralign.train.settings import RunSettings
 from cxralign_pipeline.defs.resources import local_resources
 from cxralign_pipeline.defs.train.assets import pretrained_model
+from cxralign_pipeline.lib.partitions import TRAINING_RUNS
 
 
-def test_pretrained_model_asset_trains_every_recipe_and_seed_through_pipes(tiny):
-    config = tiny.settings(steps=2, recipe="asg", baseline_recipes=["convirt"], seeds=[3],
-                           checkpoint_every=100).model_dump()
-    result = dg.materialize([pretrained_model],
+def test_every_recipe_and_seed_is_its_own_partition():
+    keys = TRAINING_RUNS.get_partition_keys()
+    assert "asg|0" in keys and "convirt|2" in keys
+    assert len(keys) == len(set(keys)) == len(TRAINING_RUNS.get_partitions_def_for_dimension(
+        "recipe").get_partition_keys()) * 3
+
+
+def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
+    settings = tiny.settings(steps=2, checkpoint_every=100)
+    config = settings.model_dump(include=set(RunSettings.model_fields))
+    result = dg.materialize([pretrained_model], partition_key="convirt|1",
                             resources=local_resources(str(tiny.data)),
                             run_config={"ops": {"pretrained_model": {"config": config}}})
     assert result.success
     materialization = result.asset_materializations_for_node("pretrained_model")[0]
+    assert materialization.partition == "convirt|1"
     metadata = materialization.metadata
-    directories = metadata["model_dirs"].value
-    assert sorted(directories) == ["asg/seed-3", "convirt/seed-3"]
-    for name, directory in directories.items():
-        assert Path(directory) == tiny.data / "models" / "pretrain" / name
-        run = json.loads((Path(directory) / "run.json").read_text())
-        assert run["steps"] == 2 and f"{run['recipe']}/seed-{run['seed']}" == name
+    directory = Path(metadata["model_dir"].value)
+    assert directory == tiny.data / "models" / "pretrain" / "convirt" / "seed-1"
+    run = json.loads((directory / "run.json").read_text())
+    assert run["steps"] == 2 and run["recipe"] == "convirt" and run["seed"] == 1
+    assert metadata["steps"].value == 2
     assert "data:image/png;base64," in metadata["loss_curves"].value
-    assert metadata["runs"].value.count("\n") == 3
+    record = latest_record(tiny.data, "pretrained_model", "convirt|1")
+    assert record is not None and record.data_version == materialization.tags["dagster/data_version"]
+
+
+def test_the_anatomy_detector_can_start_the_image_encoder(tiny):
+    """``init_from_anatomy_detector``: the run's encoder is the detector's backbone, and the
+    lineage record names the detector among the run's inputs."""
+    import torch
+
+    from cxralign import layout
+    from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE, DetectorConfig
+    from cxralign.anatomy.model import RegionDetectorNet
+
+    detector = layout.anatomy_model_dir(tiny.data)
+    detector.mkdir(parents=True, exist_ok=True)
+    torch.save(RegionDetectorNet("resnet10t").state_dict(), detector / WEIGHTS_FILE)
+    (detector / CONFIG_FILE).write_text(DetectorConfig("resnet10t", 64, ("right lung",)).to_json())
+    settings = tiny.settings(steps=1, checkpoint_every=100)
+    config = {**settings.model_dump(include=set(RunSettings.model_fields)),
+              "init_from_anatomy_detector": True}
+    result = dg.materialize([pretrained_model], partition_key="asg|2",
+                            resources=local_resources(str(tiny.data)),
+                            run_config={"ops": {"pretrained_model": {"config": config}}})
+    assert result.success
+    run = json.loads((layout.pretrain_run_dir(tiny.data, "asg", 2) / "run.json").read_text())
+    assert run["config"]["image_encoder"] == "resnet10t"
+    assert run["config"]["image_init_detector"] == str(detector)
+    record = latest_record(tiny.data, "pretrained_model", "asg|2")
+    assert "anatomy_detector" in {ref.asset for ref in record.inputs}

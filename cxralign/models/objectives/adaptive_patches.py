@@ -110,7 +110,7 @@ def patch_boxes(offsets: torch.Tensor, sizes: torch.Tensor, grid: tuple[int, int
 
 
 def sample_patches(feature_map: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor,
-                   grid: tuple[int, int], samples_per_side: int = 2) -> torch.Tensor:
+                   grid: tuple[int, int], samples_per_side: int) -> torch.Tensor:
     """Mean of ``k × k`` bilinear samples inside each adaptive patch: ``(B, P, C)``.
 
     ``offsets`` and ``sizes`` are ``(B, P, 2)`` in cell units (x, y), ``P = gh·gw``.
@@ -143,7 +143,7 @@ class AdaptivePatchExtractor(nn.Module):
         min_size, max_size: bounds (in cells) of ``w, h`` (exponential parameterisation).
     """
 
-    def __init__(self, channels: int, grid: tuple[int, int] = (7, 7), samples_per_side: int = 2,
+    def __init__(self, channels: int, *, grid: tuple[int, int], samples_per_side: int,
                  hidden: int = 64, max_offset: float = 1.0, min_size: float = 0.25,
                  max_size: float = 4.0) -> None:
         super().__init__()
@@ -228,8 +228,8 @@ class PatchWordMatchingLoss(nn.Module):
         patch_to_word_weight: share of the patch→word direction in the similarity.
     """
 
-    def __init__(self, temperature: float = 0.07, weight: float = 1.0,
-                 patch_to_word_weight: float = 0.5) -> None:
+    def __init__(self, *, temperature: float, patch_to_word_weight: float,
+                 weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")

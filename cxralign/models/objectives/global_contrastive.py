@@ -64,7 +64,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 def symmetric_info_nce(image_rows: torch.Tensor, text_rows: torch.Tensor,
                        image_columns: torch.Tensor, text_columns: torch.Tensor,
                        targets: torch.Tensor, scale: torch.Tensor | float,
-                       image_to_text_weight: float = 0.5) -> torch.Tensor:
+                       image_to_text_weight: float) -> torch.Tensor:
     """``λ·CE(s·vᵣ·Tᵀ, q) + (1-λ)·CE(s·tᵣ·Vᵀ, q)`` for L2-normalised row embeddings
     ``(B, D)`` against column embeddings ``(N, D)`` with target rows ``q`` ``(B, N)``."""
     image_to_text = scale * image_rows @ text_columns.T
@@ -75,7 +75,8 @@ def symmetric_info_nce(image_rows: torch.Tensor, text_rows: torch.Tensor,
 
 class GlobalContrastiveLoss(nn.Module):
     """Bidirectional InfoNCE between pooled image and report embeddings, with negatives from all
-    ranks and optional ASG soft labels (module docstring).
+    ranks and optional ASG soft labels (module docstring). Every hyper-parameter is given:
+    their defaults are the recipe's (:class:`cxralign.models.recipes.RecipeConfig`).
 
     Args:
         temperature: ``τ`` (its initial value when ``learnable_temperature``).
@@ -85,9 +86,9 @@ class GlobalContrastiveLoss(nn.Module):
         image_to_text_weight: ``λ`` of the image→text direction (ConVIRT 0.75; ½ symmetric).
     """
 
-    def __init__(self, temperature: float = 0.1, learnable_temperature: bool = False,
-                 soft_label_alpha: float = 0.0, uncertain: UncertainMode = "separate",
-                 image_to_text_weight: float = 0.5) -> None:
+    def __init__(self, *, temperature: float, learnable_temperature: bool,
+                 soft_label_alpha: float, uncertain: UncertainMode,
+                 image_to_text_weight: float) -> None:
         super().__init__()
         if not 0.0 <= soft_label_alpha <= 1.0:
             raise ValueError(f"soft_label_alpha must lie in [0, 1], got {soft_label_alpha}")

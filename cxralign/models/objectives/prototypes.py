@@ -72,7 +72,7 @@ class PrototypeOutput:
 
 
 @torch.no_grad()
-def sinkhorn_knopp(scores: torch.Tensor, iterations: int = 3, epsilon: float = 0.05
+def sinkhorn_knopp(scores: torch.Tensor, iterations: int, epsilon: float
                    ) -> torch.Tensor:
     """Equipartitioned soft assignment ``(B, K)`` of the rows of ``scores`` (B, K) (module
     docstring); sums over the global batch across ranks when distributed."""
@@ -118,9 +118,8 @@ class PrototypeAlignmentLoss(nn.Module):
         weight: factor applied to the returned loss.
     """
 
-    def __init__(self, dim: int, num_prototypes: int = 500, temperature: float = 0.2,
-                 epsilon: float = 0.05, sinkhorn_iterations: int = 3,
-                 weight: float = 1.0) -> None:
+    def __init__(self, dim: int, *, num_prototypes: int, temperature: float, epsilon: float,
+                 sinkhorn_iterations: int, weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0 or epsilon <= 0:
             raise ValueError("temperature and epsilon must be positive")

@@ -48,6 +48,9 @@ from torch import nn
 
 from cxralign.models.objectives.global_contrastive import symmetric_info_nce
 
+BOTH_DIRECTIONS_EQUAL = 0.5
+"""ASG's region–sentence loss weighs region→sentence and sentence→region alike."""
+
 
 def pool_sentence_groups(sentence_features: torch.Tensor,
                          region_sentences: torch.Tensor) -> torch.Tensor:
@@ -81,7 +84,7 @@ class RegionSentenceLoss(nn.Module):
         weight: factor applied to the returned loss (leave 1.0 when the caller weights terms).
     """
 
-    def __init__(self, temperature: float = 0.07, weight: float = 1.0) -> None:
+    def __init__(self, *, temperature: float, weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
@@ -113,5 +116,6 @@ class RegionSentenceLoss(nn.Module):
         targets = (group_positive_targets(groups) if group_ids is None
                    else same_id_targets(group_ids[keep])).to(regions.dtype)
         # rows are regions and their group texts alike: logits (R, R) and its transpose
-        loss = symmetric_info_nce(regions, texts, regions, texts, targets, 1.0 / self.temperature)
+        loss = symmetric_info_nce(regions, texts, regions, texts, targets, 1.0 / self.temperature,
+                                  image_to_text_weight=BOTH_DIRECTIONS_EQUAL)
         return self.weight * loss

@@ -24,8 +24,8 @@ def similarity_tags(tags: torch.Tensor, uncertain: UncertainMode) -> torch.Tenso
     return targets * kept
 
 
-def soft_label_targets(tags: torch.Tensor, alpha: float,
-                       uncertain: UncertainMode = "separate") -> torch.Tensor:
+def soft_label_targets(tags: torch.Tensor, alpha: float, uncertain: UncertainMode
+                       ) -> torch.Tensor:
     """``(N, N)`` row-stochastic targets ``(1-α)·I + α·rownorm(cos(tags))`` for ``N`` studies,
     on the device and in the dtype of ``tags``. Symmetric similarity means row ``i`` serves as
     the target of image ``i`` over reports and of report ``i`` over images."""

@@ -103,7 +103,7 @@ def class_balance(tags: torch.Tensor, uncertain: UncertainMode, max_weight: floa
     return ratio.clamp(1.0, max_weight)
 
 
-def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode = "separate",
+def tag_bce(logits: torch.Tensor, tags: torch.Tensor, uncertain: UncertainMode,
             pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean (``pos_weight``-ed) BCE-with-logits over the entries kept by ``uncertain``."""
     targets, mask = tag_targets(tags, uncertain)
@@ -126,9 +126,9 @@ class TagRecognitionHead(nn.Module):
         weight: factor applied to the returned loss.
     """
 
-    def __init__(self, dim: int, num_tags: int = TAG_COUNT, num_layers: int = 2,
-                 num_heads: int = 4, feedforward_dim: int | None = None, dropout: float = 0.1,
-                 uncertain: UncertainMode = "separate", weight: float = 1.0) -> None:
+    def __init__(self, dim: int, *, num_layers: int, num_heads: int, uncertain: UncertainMode,
+                 num_tags: int = TAG_COUNT, feedforward_dim: int | None = None,
+                 dropout: float = 0.1, weight: float = 1.0) -> None:
         super().__init__()
         if uncertain not in UNCERTAIN_MODES:
             raise ValueError(f"uncertain must be one of {UNCERTAIN_MODES}, got {uncertain!r}")

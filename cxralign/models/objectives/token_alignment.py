@@ -116,7 +116,7 @@ class TokenAlignmentLoss(nn.Module):
         weight: factor applied to ``loss`` (MGCA weights the local terms by 1.0 each).
     """
 
-    def __init__(self, dim: int, num_heads: int = 1, temperature: float = 0.1,
+    def __init__(self, dim: int, *, num_heads: int, temperature: float,
                  clip_quantiles: tuple[float, float] | None = (0.1, 0.9),
                  weight: float = 1.0) -> None:
         super().__init__()

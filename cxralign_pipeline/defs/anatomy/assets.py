@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from cxralign import layout
 from cxralign.anatomy.draw import draw_boxes
 from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
@@ -14,14 +15,12 @@ from cxralign.anatomy.sources import TrainingSource, coco_source, imagenome_sour
 from cxralign.anatomy.train import train_detector
 from cxralign.io.catalog import Catalog
 from cxralign.io.staging import open_staged
-from cxralign_pipeline.defs.io.assets import dicom_images, staged_arrays_dir
+from cxralign_pipeline.defs.io.assets import dicom_images
 from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata, value_counts
 from cxralign_pipeline.lib.partitions import BATCHES
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
-
-MODEL_SUBDIR = "models/anatomy"
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 
 class AnatomyDetectorConfig(AnatomySettings, dg.Config):
@@ -52,25 +51,22 @@ def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
     return sources
 
 
-@dg.asset(**stage_args(__name__), kinds={"pytorch"})
+@stage_asset(kinds={"pytorch"})
 def anatomy_detector(
     context: dg.AssetExecutionContext, config: AnatomyDetectorConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """A 29-region box detector (weights, config and fitted atlas in ``data/models/anatomy``),
     trained from phantom radiographs plus any COCO / Chest ImaGenome boxes configured."""
-    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
+    model_dir = layout.anatomy_model_dir(catalog.data_dir)
 
     def work() -> StepOutcome:
         report = train_detector(_training_sources(config), model_dir, config, progress=context.log.info)
         return StepOutcome([model_dir], dict(report.as_metadata()))
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [], config, work, dvc_stages=("anatomy_train",),
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work)
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[dicom_images, anatomy_detector], partitions_def=BATCHES,
+@stage_asset(deps=[dicom_images, anatomy_detector], partitions_def=BATCHES,
     kinds={"python", "parquet"},
 )
 def anatomy_boxes(
@@ -80,7 +76,7 @@ def anatomy_boxes(
     detector where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
     store = catalog.catalog
     batch = context.partition_key
-    model_dir = Path(catalog.data_dir) / MODEL_SUBDIR
+    model_dir = layout.anatomy_model_dir(catalog.data_dir)
 
     def work() -> StepOutcome:
         if not model_dir.is_dir():
@@ -97,14 +93,7 @@ def anatomy_boxes(
             metadata |= {"by_source": value_counts(boxes, "source"), "examples": _examples(store, images, boxes)}
         return StepOutcome(written, metadata, {"images": images.num_rows})
 
-    upstreams = [
-        Upstream("dicom_images", batch, [store.partition_path("images", batch), staged_arrays_dir(store, batch)]),
-        Upstream("anatomy_detector", None, [model_dir]),
-    ]
-    return versioned_step(
-        context, Path(catalog.data_dir), upstreams, config, work,
-        dvc_stages=dvc_stages_for(batch, "anatomy_boxes"),
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work)
 
 
 def _examples(store: Catalog, images: pa.Table, boxes: pa.Table, count: int = 4) -> dg.MetadataValue:

@@ -7,19 +7,23 @@ import dagster as dg
 from PIL import Image
 from pydantic import Field
 
+from cxralign import layout
 from cxralign.eval.report import METRICS_TABLE, write_report
 from cxralign.eval.run import discover_model_dirs, model_specs, run_evaluation
 from cxralign.eval.settings import EvaluationSettings
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
-REPORT_SUBDIR = "reports/evaluation"
-READ_TABLES = {"images": "dicom_images", "sections": "report_sections",
-               "sentences": "report_sentences", "boxes": "anatomy_boxes",
-               "pairs": "region_sentence_pairs", "study_tags": "region_sentence_pairs"}
-"""Catalog tables the evaluation reads -> the asset that writes them (for lineage)."""
+EVALUATE_WHEN_TRAINED = (
+    dg.AutomationCondition.eager()
+    .without(~dg.AutomationCondition.any_deps_missing())
+    .with_label("eager, even with a model or batch missing")
+)
+"""Evaluate once an upstream (a new model, a changed batch) was updated and no run of one is
+still queued or in progress; a failed seed or a failed batch does not hold back the report on
+the models and batches that exist (Dagster's default automation sensor, on under ``make ui``)."""
 
 
 class EvaluationConfig(EvaluationSettings, dg.Config):
@@ -30,8 +34,11 @@ class EvaluationConfig(EvaluationSettings, dg.Config):
         default="", description="Output folder; empty = <data>/reports/evaluation.")
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[dg.AssetKey("pretrained_model")], kinds={"pytorch", "python"},
+@stage_asset(
+    deps=["pretrained_model", "dicom_images", "report_sections", "report_sentences",
+          "anatomy_boxes", "region_sentence_pairs"],
+    kinds={"pytorch", "python"},
+    automation_condition=EVALUATE_WHEN_TRAINED,
 )
 def downstream_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource
@@ -42,7 +49,7 @@ def downstream_evaluation(
     ``metrics.json``, ``summary.md``, PNG plots and the ``evaluation_metrics`` table."""
     data_dir = Path(catalog.data_dir)
     store = catalog.catalog
-    out_dir = Path(config.out_dir) if config.out_dir else data_dir / REPORT_SUBDIR
+    out_dir = Path(config.out_dir) if config.out_dir else layout.evaluation_dir(data_dir)
     directories = discover_model_dirs(data_dir, config.recipes)
     if not directories:
         raise dg.Failure(
@@ -67,8 +74,4 @@ def downstream_evaluation(
         return StepOutcome([out_dir, store.partition_path(METRICS_TABLE)], metadata,
                            {"models": len(outcome.evaluations)})
 
-    upstreams = [Upstream("pretrained_model", None, directories)] + [
-        Upstream(asset, partition, [store.partition_path(table, partition)])
-        for table, asset in READ_TABLES.items() for partition in store.partitions(table)
-    ]
-    return versioned_step(context, data_dir, upstreams, config, work, dvc_stages=("evaluate",))
+    return recorded_step(context, data_dir, config, work)

@@ -5,16 +5,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from cxralign.io.catalog import Catalog
+from cxralign import layout
 from cxralign.io.ingest import IngestSettings, ingest
-from cxralign.io.staging import ARRAYS_DIR, open_staged
+from cxralign.io.staging import open_staged
+from cxralign.lineage.step import Upstream
 from cxralign.synthetic import synthesize
 from cxralign.synthetic.settings import SynthesisSettings
 from cxralign_pipeline.lib.metadata import image_grid, png_markdown, table_metadata
 from cxralign_pipeline.lib.partitions import BATCHES, EMBEDDED_BATCH_PREFIX
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 INGESTED_TABLES = ("images", "reports", "rejected_inputs")
 
@@ -39,12 +40,7 @@ def incoming_batches(incoming_dir: Path) -> list[Path]:
     return sorted(p for p in incoming_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def staged_arrays_dir(catalog: Catalog, batch: str) -> Path:
-    """Where ingestion writes a batch's uint8 array shards."""
-    return catalog.root / "staged" / ARRAYS_DIR / batch
-
-
-@dg.asset(**stage_args(__name__), kinds={"python", "dicom"})
+@stage_asset(kinds={"python", "dicom"})
 def incoming_studies(
     context: dg.AssetExecutionContext, config: EmbeddedDatasetConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -63,7 +59,7 @@ def incoming_studies(
             context.log.info(f"no incoming batch; generating the embedded phantom batch {name}")
             generated = synthesize(
                 catalog.incoming_dir / name, studies=config.studies, seed=config.seed,
-                workers=config.workers, progress=context.log.info,
+                workers=config.workers, progress=context.log.info, max_side=config.max_side,
             )
             batches = incoming_batches(catalog.incoming_dir)
         names = [b.name for b in batches]
@@ -86,15 +82,10 @@ def incoming_studies(
         outputs = [catalog.incoming_dir / embedded_batch_name(config)] if generated else []
         return StepOutcome(outputs=outputs, metadata=metadata)
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [], config, work,
-        dvc_stages=("synthesize",) if not incoming_batches(catalog.incoming_dir) else (),
-        skip_unchanged=False,
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work)
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[incoming_studies], partitions_def=BATCHES,
+@stage_asset(deps=[incoming_studies], partitions_def=BATCHES,
     kinds={"python", "duckdb", "parquet"},
 )
 def dicom_images(
@@ -137,16 +128,14 @@ def dicom_images(
             sample = images.slice(0, 8).to_pylist()
             pictures = [open_staged(store.root, row["staged_path"], row["staged_index"]) for row in sample]
             metadata["staged_examples"] = png_markdown(
-                image_grid(pictures), f"{len(pictures)} staged images ({config.image_size} px)"
+                image_grid(pictures), f"{len(pictures)} staged images ({config.staged_size} px)"
             )
         outputs = [store.partition_path(t, batch) for t in INGESTED_TABLES]
         return StepOutcome(
-            outputs=[*outputs, staged_arrays_dir(store, batch)], metadata=metadata,
+            outputs=[*outputs, layout.arrays_dir(store.root, batch)], metadata=metadata,
             input_rows={"studies": summary.studies, "images": summary.images + rejected},
             rejected={"inputs": rejected},
         )
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [Upstream("incoming_studies", None, [source])],
-        config, work, dvc_stages=dvc_stages_for(batch, "ingest"),
-    )
+    incoming = Upstream("incoming", batch, [source])  # the user's files, outside the graph
+    return recorded_step(context, Path(catalog.data_dir), config, work, sources=[incoming])

@@ -13,16 +13,17 @@ from cxralign.io.staging import open_staged
 from cxralign.pairs import draw_pairs
 from cxralign.pairs.partitions import write_pairs
 from cxralign_pipeline.defs.anatomy.assets import anatomy_boxes
-from cxralign_pipeline.defs.text.assets import report_triplets
+from cxralign_pipeline.defs.io.assets import dicom_images
+from cxralign_pipeline.defs.text.assets import report_sentences, report_triplets
 from cxralign_pipeline.lib.metadata import png_markdown, table_metadata, value_counts
 from cxralign_pipeline.lib.partitions import BATCHES
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[report_triplets, anatomy_boxes], partitions_def=BATCHES,
+@stage_asset(
+    deps=[dicom_images, report_sentences, report_triplets, anatomy_boxes], partitions_def=BATCHES,
     kinds={"python", "parquet"},
 )
 def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
@@ -48,15 +49,7 @@ def region_sentence_pairs(context: dg.AssetExecutionContext, catalog: CatalogRes
         rows = {name: pq.read_metadata(path).num_rows for name, path in read.items()}
         return StepOutcome(written, metadata, rows)
 
-    upstreams = [
-        Upstream("report_triplets", batch, [read["triplets"]]),
-        Upstream("report_sentences", batch, [read["sentences"]]),
-        Upstream("dicom_images", batch, [read["images"]]),
-        Upstream("anatomy_boxes", batch, [read["boxes"]]),
-    ]
-    return versioned_step(
-        context, Path(catalog.data_dir), upstreams, None, work, dvc_stages=dvc_stages_for(batch, "pairs"),
-    )
+    return recorded_step(context, Path(catalog.data_dir), None, work)
 
 
 def _example_picture(store: Catalog, pairs: pa.Table, images: pa.Table, sentences: pa.Table) -> dg.MetadataValue:

@@ -22,16 +22,15 @@ from cxralign_pipeline.defs.io.assets import dicom_images
 from cxralign_pipeline.lib.metadata import table_metadata, value_counts
 from cxralign_pipeline.lib.partitions import BATCHES
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, dvc_stages_for, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 
 class ReportTripletsConfig(TextSettings, dg.Config):
     """Triplet parsing settings (defaults in ``cxralign.text.settings.TextSettings``)."""
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[dicom_images], partitions_def=BATCHES,
+@stage_asset(deps=[dicom_images], partitions_def=BATCHES,
     kinds={"python", "parquet"},
 )
 def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
@@ -41,7 +40,6 @@ def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource)
     """
     store = catalog.catalog
     batch = context.partition_key
-    reports_path = store.partition_path("reports", batch)
 
     def work() -> StepOutcome:
         sections, rejects = write_sections(store, batch)
@@ -57,14 +55,10 @@ def report_sections(context: dg.AssetExecutionContext, catalog: CatalogResource)
         read = {"reports": sections.num_rows + rejects.num_rows}
         return StepOutcome(written, metadata, read, {"reports": rejects.num_rows})
 
-    return versioned_step(
-        context, Path(catalog.data_dir), [Upstream("dicom_images", batch, [reports_path])], None, work,
-        dvc_stages=dvc_stages_for(batch, "sections"),
-    )
+    return recorded_step(context, Path(catalog.data_dir), None, work)
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[report_sections], partitions_def=BATCHES,
+@stage_asset(deps=[report_sections], partitions_def=BATCHES,
     kinds={"python", "parquet"},
 )
 def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
@@ -82,14 +76,10 @@ def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource
         sections = pq.read_metadata(store.partition_path("sections", batch)).num_rows
         return StepOutcome(written, metadata, {"sections": sections})
 
-    return versioned_step(
-        context, Path(catalog.data_dir),
-        [Upstream("report_sections", batch, [store.partition_path("sections", batch)])], None, work,
-    )
+    return recorded_step(context, Path(catalog.data_dir), None, work)
 
 
-@dg.asset(
-    **stage_args(__name__), deps=[report_sentences], partitions_def=BATCHES,
+@stage_asset(deps=[report_sentences], partitions_def=BATCHES,
     kinds={"python", "parquet"},
 )
 def report_triplets(
@@ -116,8 +106,4 @@ def report_triplets(
         sentences = pq.read_metadata(store.partition_path("sentences", batch)).num_rows
         return StepOutcome(written, metadata, {"sentences": sentences})
 
-    return versioned_step(
-        context, Path(catalog.data_dir),
-        [Upstream("report_sentences", batch, [store.partition_path("sentences", batch)])],
-        config, work, dvc_stages=dvc_stages_for(batch, "triplets"),
-    )
+    return recorded_step(context, Path(catalog.data_dir), config, work)

@@ -1,5 +1,5 @@
-"""The re-training schedule: weekly by default, it requests re-training and re-evaluation only
-when batches were processed since the last ``pretrained_model``, and otherwise says why not.
+"""The re-training schedule: weekly by default, it requests one run per recipe × seed only when
+batches changed since the last ``pretrained_model``, and otherwise says why not.
 
 The cron expression comes from ``CXRALIGN_RETRAIN_CRON`` (read when the code location loads);
 the default is Mondays 03:00 UTC.
@@ -12,12 +12,13 @@ import dagster as dg
 
 from cxralign_pipeline.defs.jobs import retrain_job
 from cxralign_pipeline.defs.pairs.assets import region_sentence_pairs
-from cxralign_pipeline.lib.partitions import BATCHES
+from cxralign_pipeline.lib.partitions import BATCHES, TRAINING_RUNS
 
 RETRAIN_CRON_ENV = "CXRALIGN_RETRAIN_CRON"
 DEFAULT_RETRAIN_CRON = "0 3 * * 1"
 MODEL_KEY = dg.AssetKey("pretrained_model")
 HISTORY_LIMIT = 10_000
+DATA_VERSION_TAG = "dagster/data_version"
 
 
 def retrain_cron() -> str:
@@ -44,25 +45,34 @@ class TrainingBacklog:
         return "; ".join(parts)
 
 
-def training_backlog(instance: dg.DagsterInstance) -> TrainingBacklog:
-    """What changed in the event log since the newest ``pretrained_model`` materialisation.
+def _data_version(record: dg.EventLogRecord) -> str | None:
+    materialization = record.asset_materialization
+    return materialization.tags.get(DATA_VERSION_TAG) if materialization else None
 
-    A pairs materialisation counts only when it recomputed the partition (``skipped`` false in
-    its metadata): an unchanged batch is no reason to re-train.
+
+def training_backlog(instance: dg.DagsterInstance) -> TrainingBacklog:
+    """Which batches' pairs changed since the newest ``pretrained_model`` materialisation.
+
+    A batch counts when its pairs were materialised since then with a data version other than
+    the one it had when that model was trained: re-running an unchanged batch writes the same
+    bytes, hence the same data version, and is no reason to re-train.
     """
     model = instance.get_latest_materialization_event(MODEL_KEY)
     since = model.timestamp if model is not None else None
+    pairs = region_sentence_pairs.key
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=region_sentence_pairs.key, after_timestamp=since),
-        limit=HISTORY_LIMIT,
+        dg.AssetRecordsFilter(asset_key=pairs, after_timestamp=since), limit=HISTORY_LIMIT,
     ).records
     fresh = set()
-    for record in records:
-        materialization = record.asset_materialization
-        skipped = materialization.metadata.get("skipped") if materialization else None
-        if record.partition_key and not (skipped is not None and skipped.value is True):
-            fresh.add(record.partition_key)
-    paired = instance.get_materialized_partitions(region_sentence_pairs.key)
+    for partition in {record.partition_key for record in records if record.partition_key}:
+        latest = max((r for r in records if r.partition_key == partition), key=lambda r: r.timestamp)
+        before = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=pairs, asset_partitions=[partition],
+                                  before_timestamp=since), limit=1,
+        ).records if since is not None else []
+        if not before or _data_version(before[0]) != _data_version(latest):
+            fresh.add(partition)
+    paired = instance.get_materialized_partitions(pairs)
     pending = [p for p in instance.get_dynamic_partitions(BATCHES.name) if p not in paired]
     return TrainingBacklog(sorted(fresh), pending, since)
 
@@ -73,13 +83,14 @@ def training_backlog(instance: dg.DagsterInstance) -> TrainingBacklog:
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-def retrain_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    """Re-train and re-evaluate when new batches were processed since the last model."""
+def retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
+    """Re-train every recipe × seed when batches changed since the last model; the evaluation
+    follows on its own once the runs are done (its automation condition)."""
     backlog = training_backlog(context.instance)
     if not backlog.fresh:
         return dg.SkipReason(f"nothing to re-train on: {backlog.describe()}")
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
-    return dg.RunRequest(
-        run_key=f"retrain-{tick}",
-        tags={"cxralign/reason": backlog.describe()[:200], "cxralign/new_batches": ",".join(backlog.fresh)[:200]},
-    )
+    tags = {"cxralign/reason": backlog.describe()[:200],
+            "cxralign/new_batches": ",".join(backlog.fresh)[:200]}
+    return [dg.RunRequest(run_key=f"retrain-{tick}-{key}", partition_key=key, tags=tags)
+            for key in TRAINING_RUNS.get_partition_keys()]
