@@ -19,13 +19,14 @@ from pathlib import Path
 
 import torch
 
+from cxralign.eval.evaluate import ModelEvaluation
 from cxralign.eval.report import generation_summary
 from cxralign.eval.run import ModelSpec, RunOutcome, spec_for_directory
-from cxralign.eval.evaluate import ModelEvaluation
 from cxralign.generate.data import encode_slots
 from cxralign.generate.evaluation import evaluate_generation
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
+from cxralign.layout import pretrain_run_dir
 from cxralign.models.model import AlignmentModel
 
 RANDOM_INIT = "random-init"
@@ -39,7 +40,7 @@ def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None)
     catalog = Catalog(data)
     runs = []
     for seed in seeds:
-        directory = data / "models" / "pretrain" / recipe / f"seed-{seed}"
+        directory = pretrain_run_dir(data, recipe, seed)
         spec = spec_for_directory(directory)
         settings = GeneratorSettings(seed=seed, steps=steps)
         for label, model in ((recipe, AlignmentModel.load(directory)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cxralign.errors import UsageError, existing_dir, validated, writable_target
 from cxralign.generate.settings import GeneratorSettings
-from cxralign.io.catalog import default_data_dir
+from cxralign.layout import default_data_dir
 
 ENCODER_FIX = "give a directory written by `cxralign pretrain`"
 GENERATOR_FIX = "give a directory written by `cxralign generate train`"

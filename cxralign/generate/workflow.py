@@ -12,23 +12,21 @@ from cxralign.generate.evaluation import GenerationEvaluation, evaluate_generati
 from cxralign.generate.generator import CONFIG_FILE, ReportGenerator
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
+from cxralign.layout import generator_run_dir, pretrain_run_dir
 from cxralign.models.model import AlignmentModel
 from cxralign.progress import Emit
-from cxralign.train.runs import model_dir
 
-GENERATE_SUBDIR: Final = Path("models") / "generate"
 DEFAULT_RECIPE: Final = "asg"
 
 
 def default_encoder_dir(data: Path, recipe: str = DEFAULT_RECIPE, seed: int = 0) -> Path:
     """The pre-trained model a generator is conditioned on by default."""
-    return model_dir(data, recipe, seed)
+    return pretrain_run_dir(data, recipe, seed)
 
 
 def generator_dir(data: Path, encoder_dir: Path) -> Path:
     """``<data>/models/generate/<recipe>/<seed-k>/``: named after the encoder it reads."""
-    encoder_dir = Path(encoder_dir)
-    return Path(data) / GENERATE_SUBDIR / encoder_dir.parent.name / encoder_dir.name
+    return generator_run_dir(data, encoder_dir)
 
 
 def is_generator_dir(path: Path) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from eval_fixtures import DEID_KEY
 from PIL import Image
 
 from cxralign.eval.data import region_boxes
@@ -14,8 +15,6 @@ from cxralign.generate.generator import ReportGenerator
 from cxralign.io.deid import pseudonymize
 from cxralign.models.model import AlignmentModel
 from cxralign.pairs.drawing import CANVAS, PALETTE
-
-from eval_fixtures import DEID_KEY
 
 
 def _lesion(catalog):

@@ -20,11 +20,10 @@ from cxralign.generate.workflow import (
 )
 from cxralign.io.atomic import atomic_path
 from cxralign.models.model import AlignmentModel
-from cxralign_pipeline.defs.eval.assets import READ_TABLES
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
-from cxralign_pipeline.lib.stage import stage_args
-from cxralign_pipeline.lib.steps import StepOutcome, Upstream, versioned_step
+from cxralign_pipeline.lib.stage import stage_asset
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
 
 SCORES_FILE = "scores.json"
 EXPLAIN_FILE = "explain.png"
@@ -44,8 +43,11 @@ class GeneratorConfig(GeneratorSettings, dg.Config):
         "seed-<k>.")
 
 
-@dg.asset(**stage_args(__name__), deps=[dg.AssetKey("pretrained_model")],
-          kinds={"pytorch", "python"})
+@stage_asset(
+    deps=["pretrained_model", "dicom_images", "report_sentences", "report_triplets",
+          "anatomy_boxes", "region_sentence_pairs"],
+    kinds={"pytorch", "python"},
+)
 def report_generator(
     context: dg.AssetExecutionContext, config: GeneratorConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
@@ -89,8 +91,4 @@ def report_generator(
                                                    "generated sentences on their regions")
         return StepOutcome([out], metadata, {"reports": int(result.seconds["reports"])})
 
-    upstreams = [Upstream("pretrained_model", None, [encoder])] + [
-        Upstream(asset, partition, [store.partition_path(table, partition)])
-        for table, asset in READ_TABLES.items() for partition in store.partitions(table)
-    ]
-    return versioned_step(context, data_dir, upstreams, config, work)
+    return recorded_step(context, data_dir, config, work)
