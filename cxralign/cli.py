@@ -10,6 +10,7 @@ from pathlib import Path
 from cxralign.anatomy import commands as anatomy_commands
 from cxralign.errors import UsageError, existing_path, run_handler, validated, writable_target
 from cxralign.eval import commands as eval_commands
+from cxralign.generate import commands as generate_commands
 from cxralign.io.catalog import DEFAULT_PARTITION, Catalog
 from cxralign.layout import default_data_dir
 from cxralign.lineage import commands as lineage_commands
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     lineage_commands.register(commands)
     pairs_commands.register(commands)
     eval_commands.register(commands)
+    generate_commands.register(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ reader finds the whole tree here and a stage never joins path literals of its ow
     ├── catalog.duckdb                      one DuckDB view per table over its partitions
     ├── models/anatomy/                     the anatomical region detector
     ├── models/pretrain/<recipe>/seed-<k>/  one pre-training run (model, log, run.json)
+    ├── models/generate/<recipe>/seed-<k>/  a report generator on that run's encoder
     ├── reports/evaluation/                 metrics.json, summary.md, plots
     ├── reports/quality/                    Great Expectations data docs
     ├── lineage/<asset>/<partition>/        one JSON lineage record per run of a step
@@ -39,6 +40,7 @@ ARRAYS_DIR: Final = STAGED_DIR / "arrays"
 CATALOG_DATABASE: Final = PurePosixPath("catalog.duckdb")
 ANATOMY_MODEL_DIR: Final = PurePosixPath("models") / "anatomy"
 PRETRAIN_MODELS_DIR: Final = PurePosixPath("models") / "pretrain"
+GENERATOR_MODELS_DIR: Final = PurePosixPath("models") / "generate"
 EVALUATION_DIR: Final = PurePosixPath("reports") / "evaluation"
 QUALITY_DIR: Final = PurePosixPath("reports") / "quality"
 LINEAGE_DIR: Final = PurePosixPath("lineage")
@@ -92,6 +94,13 @@ def pretrain_recipe_dir(data: Path | str, recipe: str) -> Path:
 def pretrain_run_dir(data: Path | str, recipe: str, seed: int) -> Path:
     """``<data>/models/pretrain/<recipe>/seed-<k>``: the model directory of one run."""
     return pretrain_recipe_dir(data, recipe) / f"{SEED_DIR_PREFIX}{seed}"
+
+
+def generator_run_dir(data: Path | str, encoder_dir: Path | str) -> Path:
+    """``<data>/models/generate/<recipe>/seed-<k>/``: a report generator, named after the
+    pre-trained encoder (``models/pretrain/<recipe>/seed-<k>/``) it reads."""
+    encoder = Path(encoder_dir)
+    return Path(data) / GENERATOR_MODELS_DIR / encoder.parent.name / encoder.name
 
 
 def run_seed(directory: Path | str) -> int | None:

@@ -22,6 +22,8 @@ import yaml
 
 from cxralign.anatomy.settings import AnatomySettings
 from cxralign.eval.settings import EvaluationSettings
+from cxralign.generate.settings import GeneratorSettings
+from cxralign.generate.workflow import DEFAULT_RECIPE
 from cxralign.io.ingest import IngestSettings
 from cxralign.lineage.dvc import DVC_ENV_VAR, commit_stages, dvc_executable, dvc_md5
 from cxralign.synthetic.settings import SynthesisSettings
@@ -29,7 +31,7 @@ from cxralign.text.settings import TextSettings
 from cxralign.train.settings import PretrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["io", "text", "anatomy_detector", "anatomy", "pairs", "train", "eval"]
+STAGES = ["io", "text", "anatomy_detector", "anatomy", "pairs", "train", "eval", "generate"]
 """One stage per asset group (and folder), in chain order; the detector is its own stage."""
 BATCH = "synthetic-seed1-n8"
 # Small enough for two shared cores: 8 studies at 64 px (seed 1 puts one image in the test split
@@ -44,6 +46,7 @@ TINY_PARAMS = {
                  "epochs": 1, "steps": 2,
                  "batch_size": 4, "learning_rate": 0.0005},
     "evaluate": {"recipes": ["asg"]},
+    "generate": {"recipe": "asg", "encoder_seed": 0, "epochs": 1, "seed": 0},
 }
 QUIET_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATER": "1", "OMP_NUM_THREADS": "1",
              "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -84,6 +87,9 @@ def test_params_equal_the_library_defaults():
     for key, value in params["pretrain"].items():
         assert value == getattr(pretrain, key), f"params.yaml pretrain.{key}"
     assert params["evaluate"] == {"recipes": EvaluationSettings().recipes}
+    generate = GeneratorSettings()
+    assert params["generate"] == {"recipe": DEFAULT_RECIPE, "encoder_seed": 0,
+                                  "epochs": generate.epochs, "seed": generate.seed}
 
 
 def test_the_default_batch_name_is_the_one_dagster_generates():
@@ -216,7 +222,7 @@ def test_repro_builds_the_whole_chain_without_dagster(built: Built):
     assert (repo / "data" / "models" / "pretrain" / "asg" / "seed-0" / "run.json").is_file()
     assert "asg" in json.loads((repo / "data/reports/evaluation/metrics.json").read_text())
     recorded = _outs(repo)
-    assert len(recorded) == 16, sorted(recorded)  # every declared output of the chain
+    assert len(recorded) == 17, sorted(recorded)  # every declared output of the chain
     for path, md5 in recorded.items():
         assert dvc_md5(repo / path) == md5, path
 
@@ -257,7 +263,7 @@ def test_a_changed_param_reruns_only_the_stages_that_read_it(dvc: Path, built: B
     assert _ran(output) == {"anatomy", "pairs"}
     assert json.loads(run(dvc, repo, "status", "--with-deps", "--json", "pairs")) == {}
     # ... and training and evaluation, downstream of the new pairs, are now out of date.
-    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"train@asg-0", "eval"}
+    assert set(json.loads(run(dvc, repo, "status", "--json"))) == {"train@asg-0", "eval", "generate"}
 
 
 # --- Dagster writes, DVC records ------------------------------------------------------------

@@ -36,6 +36,8 @@ def test_every_location_of_the_documented_tree(tmp_path: Path):
         layout.catalog_database(data): "catalog.duckdb",
         layout.anatomy_model_dir(data): "models/anatomy",
         layout.pretrain_run_dir(data, "asg", 2): "models/pretrain/asg/seed-2",
+        layout.generator_run_dir(data, layout.pretrain_run_dir(data, "asg", 2)):
+            "models/generate/asg/seed-2",
         layout.evaluation_dir(data): "reports/evaluation",
         layout.quality_dir(data): "reports/quality",
         layout.lineage_dir(data): "lineage",

@@ -50,6 +50,8 @@ from cxralign.eval.segmentation import (
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
 from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
+from cxralign.generate.evaluation import MOST_FREQUENT, evaluate_generation
+from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import resolve_key
 from cxralign.models.model import AlignmentModel
@@ -136,7 +138,8 @@ def evaluate_model(
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     segment = masks is not None and len(masks) > 0
-    meter = Progress(6 + segment, "evaluation tasks", emit=progress, every_seconds=0)
+    generate = settings.generation_epochs > 0
+    meter = Progress(6 + segment + generate, "evaluation tasks", emit=progress, every_seconds=0)
     encoded = _encode(model, catalog, settings)
     meter.advance(detail="image encoding")
     result = ModelEvaluation()
@@ -152,6 +155,9 @@ def evaluate_model(
              ("generation", partial(_generation, model, encoded, settings, result))]
     if segment:
         tasks.append(("segmentation", partial(_segmentation, model, masks, settings, result)))
+    if generate:
+        tasks.append(("region-guided generation",
+                      partial(_region_generation, model, catalog, settings, progress, result)))
     for name, task in tasks:
         task()
         meter.advance(detail=name)
@@ -281,6 +287,24 @@ def _generation(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSe
         [train.reports[s] for s in train.study_order], references, settings.seed)
     result.chance.update(chance)
     result.trivial.update(trivial)
+
+
+def _region_generation(model: AlignmentModel, catalog: Catalog, settings: EvaluationSettings,
+                       progress: Emit | None, result: ModelEvaluation) -> None:
+    """Train the region-guided generator on this frozen encoder and score it beside its
+    baselines (``generation_*`` metrics; a baseline's carry its row, see
+    :meth:`~cxralign.generate.evaluation.GenerationEvaluation.flat_metrics`)."""
+    generated = evaluate_generation(
+        model, "", catalog, GeneratorSettings(split=settings.split, train_split=settings.train_split,
+                                              epochs=settings.generation_epochs,
+                                              seed=settings.seed),
+        progress=progress)
+    result.metrics.update(generated.flat_metrics())
+    result.chance.update(generated.chance)
+    result.trivial.update({metric: generated.rows[MOST_FREQUENT][metric]
+                           for metric in generated.chance})
+    result.details["generation_examples"] = generated.examples
+    result.details["generation_threshold"] = generated.generator.threshold
 
 
 def _report_embeddings(model: AlignmentModel, split: SplitData, batch_size: int) -> torch.Tensor:

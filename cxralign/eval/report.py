@@ -3,7 +3,12 @@ trivial baselines, per-finding AUCs, probe runs, retrieval examples), ``summary.
 plots, and the catalog table ``evaluation_metrics`` (one row per recipe and metric).
 
 ``metrics.json``: ``{recipe: {metric: {mean, std, seeds, values}}, "chance": {metric: value},
-"trivial": {metric: {value, method}}}``. Every metric that has a chance level is shown in
+"trivial": {metric: {value, method}}, "generation": {row: {metric: {mean, std, seeds,
+values}}}}``; the ``generation`` block holds the region-guided generation scores
+(``generation_ce_f1_micro``, ``generation_ce_f1_macro``, ``generation_bleu4``,
+``generation_region_f1``, ...) per row (``generator``, ``nearest_neighbour``, ``most_frequent``
+of the primary recipe; ``generator:<label>`` for other models), see :func:`generation_summary`,
+and summary.md shows it as its own table. Every metric that has a chance level is shown in
 ``summary.md`` as one row: chance, trivial baseline, then each recipe's mean ± std over model
 seeds (hit rates also as a multiple of chance, AUCs with the number of findings averaged). The
 trivial baseline of AUCs is the random-init row; the ``convirt`` and ``random-init`` columns are
@@ -26,6 +31,7 @@ from cxralign.eval.plots import metric_bars, retrieval_examples
 from cxralign.eval.run import RANDOM_INIT, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.verdict import Comparison, compare
+from cxralign.generate.evaluation import GENERATOR, MOST_FREQUENT, PREFIX, row_metric
 from cxralign.io.atomic import atomic_path
 from cxralign.io.catalog import Catalog
 
@@ -49,8 +55,50 @@ TRIVIAL_METHODS: Final = (
     ("segmentation_dice", "the pixel-wise majority of the training lung masks, for every image"),
     ("BLEU-", "the most common training report, for every image (chance: a random one)"),
     ("ROUGE-", "the most common training report, for every image (chance: a random one)"),
+    ("generation_", "the most common training report, for every image (the most_frequent "
+                    "row of the generation table)"),
 )
 """Metric-name prefix -> what its trivial baseline is."""
+GENERATION: Final = "generation"
+
+
+def generation_summary(outcome: RunOutcome, primary: str | None) -> dict[str, dict[str, dict]]:
+    """``metrics.json["generation"]``: ``{row: {metric: {mean, std, seeds, values}}}`` of the
+    ``generation_*`` metrics. The primary recipe's models give the rows ``generator``,
+    ``nearest_neighbour`` and ``most_frequent``; another label's give ``generator:<label>``
+    and ``nearest_neighbour:<label>`` (``most_frequent`` ignores the model)."""
+    rows: dict[str, dict[str, dict]] = {}
+    for label, metrics in aggregate(outcome).items():
+        for key, values in metrics.items():
+            row, metric = row_metric(key)
+            if not metric.startswith(PREFIX) or (label != primary and row == MOST_FREQUENT):
+                continue
+            name = row if label == primary else f"{row}:{label}"
+            rows.setdefault(name, {})[metric] = values
+    order = sorted(rows, key=lambda r: (r.partition(":")[2] != "", r != GENERATOR, r))
+    return {row: rows[row] for row in order}
+
+
+def _generation_key(metric: str) -> bool:
+    return row_metric(metric)[1].startswith(PREFIX)
+
+
+def generation_markdown(rows: dict[str, dict[str, dict]], chance: dict[str, float]) -> str:
+    """The report-generation table of ``summary.md``: one column per row of
+    :func:`generation_summary`, mean ± std over seeds, chance where there is one."""
+    if not rows:
+        return ""
+    metrics = list(dict.fromkeys(m for values in rows.values() for m in values))
+    lines = ["## Report generation (held-out split)", "",
+             "| metric | chance | " + " | ".join(rows) + " |", "|---|---|" + "---|" * len(rows)]
+    for metric in metrics:
+        cells = [f"{v[metric]['mean']:.3f} ± {v[metric]['std']:.3f}"
+                 if v.get(metric, {}).get("mean") is not None else "n/a" for v in rows.values()]
+        lines.append(f"| {metric} | {_number(chance.get(metric))} | " + " | ".join(cells) + " |")
+    lines += ["", "Clinical efficacy: our triplet parser on generated and reference reports; "
+              "present or uncertain = positive; region_f1 counts a finding only in its region; "
+              "chance = reference labels shuffled over the held-out reports."]
+    return "\n".join(lines) + "\n"
 
 
 def trivial_method(metric: str) -> str:
@@ -214,14 +262,21 @@ def write_report(
     summary = aggregate(outcome)
     primary = primary or (outcome.labels[0] if outcome.labels else None)
     comparisons = tuple(compare(summary, primary)) if primary else ()
-    chance = outcome.reference(CHANCE)
-    trivial = trivial_entries(summary, chance, outcome.reference(TRIVIAL))
+    generation = generation_summary(outcome, primary)
+    summary = {label: {m: v for m, v in metrics.items() if not _generation_key(m)}
+               for label, metrics in summary.items()}
+    all_chance = outcome.reference(CHANCE)
+    chance = {m: v for m, v in all_chance.items() if not _generation_key(m)}
+    trivial = trivial_entries(summary, all_chance, outcome.reference(TRIVIAL))
     markdown = summary_markdown(summary, comparisons, _notes(settings, outcome), chance, trivial)
+    generation_table = generation_markdown(generation, all_chance)
+    markdown += f"\n{generation_table}" if generation_table else ""
 
     metrics_path = out_dir / "metrics.json"
     recipes = {r: summary.get(r, {}) for r in shown_rows(summary)}
-    _write_text(metrics_path, json.dumps({**recipes, CHANCE: chance, TRIVIAL: trivial},
-                                         indent=2) + "\n")
+    _write_text(metrics_path, json.dumps(
+        {**recipes, CHANCE: all_chance, TRIVIAL: trivial, GENERATION: generation}, indent=2)
+        + "\n")
     _write_text(out_dir / "details.json", json.dumps(
         [_detail_record(spec, e) for spec, e in outcome.evaluations], indent=2, default=float)
         + "\n")

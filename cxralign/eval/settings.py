@@ -92,6 +92,10 @@ class EvaluationSettings(BaseModel):
         default=0.3, gt=0, lt=1, description="Share of patients held out for the Dice score."
     )
     segmentation_lr: float = Field(default=3e-3, gt=0, description="Decoder Adam learning rate.")
+    generation_epochs: float = Field(
+        default=5.0, ge=0,
+        description="Training epochs of the region-guided report generator trained on each "
+        "frozen model (cxralign.generate); 0 leaves region-guided generation out.")
     batch_size: int = Field(default=32, ge=1, description="Images / texts per encoder call.")
     examples: int = Field(default=4, ge=0, description="Retrieval examples drawn per recipe.")
     seed: int = Field(default=0, ge=0, description="Seed of split draws and decoder init.")

@@ -9,7 +9,7 @@ import dagster as dg
 
 RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
 
-RETRAIN_GROUPS = ("train", "eval")
+RETRAIN_GROUPS = ("train", "eval", "generate")
 """Groups that read every batch: never part of a batch's run."""
 
 BATCH_SELECTION = (

@@ -24,7 +24,13 @@ def test_asset_writes_report_and_metadata(eval_catalog, eval_models, materialize
     assert metadata["metrics"].value.startswith("![")
     assert Path(metadata["metrics_json"].value) == out / "metrics.json"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial", "generation"]
+    assert {"generator", "nearest_neighbour", "most_frequent", "generator:convirt"} <= set(
+        metrics["generation"])
+    for key in ("generation_ce_f1_micro", "generation_ce_f1_macro", "generation_bleu4",
+                "generation_region_f1"):
+        assert set(metrics["generation"]["generator"][key]) == {"mean", "std", "seeds", "values"}
+        assert metrics["generation"]["generator"][key]["seeds"] == [0, 1]
     assert metrics["random-init"] == {}  # switched off here, still listed
     assert metrics["chance"]["retrieval_i2t_r1_study"] > 0
     assert isinstance(metadata["verdict"].value, list)

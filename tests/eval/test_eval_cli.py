@@ -53,11 +53,11 @@ def test_progress_per_task_and_per_model_with_rate_and_eta(evaluation_run, eval_
     lines = evaluation_run[1].splitlines()
     models = len(eval_models) + 1  # and the random-init baseline
     tasks = ["image encoding", "retrieval", "zero-shot", "linear probe", "grounding",
-             "generation", "segmentation"]
+             "generation", "segmentation", "region-guided generation"]
     task_lines = [line for line in lines if line.startswith("evaluation tasks: ")]
     assert [line.split("; ")[-1] for line in task_lines] == tasks * models
-    assert all(re.search(r"^evaluation tasks: [1-6]/7 \([\d.]+/s, ETA \d\d:\d\d\); ", line)
-               for line in task_lines if not line.endswith("segmentation")), task_lines
+    assert all(re.search(r"^evaluation tasks: [1-7]/8 \([\d.]+/s, ETA \d\d:\d\d\); ", line)
+               for line in task_lines if not line.endswith("region-guided generation")), task_lines
     model_lines = [line for line in lines if line.startswith("evaluation (models): ")]
     assert [line.split(": ")[1].split("/")[0] for line in model_lines] == [
         str(n) for n in range(1, models + 1)]
@@ -66,7 +66,7 @@ def test_progress_per_task_and_per_model_with_rate_and_eta(evaluation_run, eval_
 
 def test_metrics_json_has_every_recipe_metric_and_seed(evaluated):
     metrics = json.loads((evaluated / "metrics.json").read_text())
-    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial", "generation"]
     assert metrics["asg"]["retrieval_i2t_r1_study"]["seeds"] == [0, 1]
     assert metrics["random-init"]["grounding_top1"]["seeds"] == [7]
     expected = {*STABLE_KEYS, "retrieval_t2i_r1000_study", "retrieval_i2t_r1000_findings",

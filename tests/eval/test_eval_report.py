@@ -55,7 +55,7 @@ def test_outputs_on_constructed_outcome(tmp_path):
     outcome = _outcome({"asg": [0.6, 0.7], "convirt": [0.3, 0.2]})
     report = write_report(outcome, EvaluationSettings(), tmp_path)
     metrics = json.loads(report.metrics_path.read_text())
-    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial"]
+    assert list(metrics) == ["asg", "convirt", "random-init", "chance", "trivial", "generation"]
     assert metrics["asg"]["grounding_top1"]["mean"] == pytest.approx(0.65)
     assert metrics["random-init"] == {}  # always listed, here not evaluated
     assert metrics["chance"] == {"grounding_top1": 0.25}

@@ -1,0 +1,79 @@
+"""Training the selection head and the decoder on cached slot features.
+
+The image encoder is frozen and its features are computed once (:mod:`cxralign.generate.data`),
+so a step costs only the small heads: each step draws ``batch_images`` training images, scores
+every slot of theirs for selection (binary cross-entropy against "has a paired sentence") and
+teacher-forces the paired sentences (cross-entropy of the next token, padding ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cxralign.generate.data import SLOTS, SlotFeatures
+from cxralign.generate.model import RegionSentenceGenerator
+from cxralign.generate.settings import GeneratorSettings
+from cxralign.progress import Emit, Progress
+from cxralign.train.collate import pad_ids
+
+
+def slot_memory(network: RegionSentenceGenerator, features: torch.Tensor,
+                rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    """Memory of the (row, slot) pairs of ``features`` (N, S, D); the last slot is the global
+    feature."""
+    return network.memory(features[rows, slots], features[rows, -1], slots)
+
+
+def train_network(
+    encoded: SlotFeatures, targets: Sequence[dict[int, Sequence[int]]], vocab_size: int,
+    pad_id: int, settings: GeneratorSettings, progress: Emit | None = None,
+) -> tuple[RegionSentenceGenerator, list[float]]:
+    """A generator trained on ``encoded`` with per-image slot -> token ids ``targets``
+    (``[CLS] ... [SEP]``); returns it in eval mode and the loss of every step."""
+    torch.manual_seed(settings.seed)
+    network = RegionSentenceGenerator(encoded.features.shape[-1], vocab_size, len(SLOTS),
+                                      settings)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate,
+                                  weight_decay=0.01)
+    labels = torch.zeros(encoded.mask.shape)
+    for row, found in enumerate(targets):
+        labels[row, list(found)] = 1.0
+    draw = torch.Generator().manual_seed(settings.seed)
+    steps = settings.step_count(len(targets))
+    meter = Progress(steps, "generator training (steps)", emit=progress)
+    losses = []
+    network.train()
+    for _ in range(steps):
+        batch = torch.randperm(len(targets), generator=draw)[:settings.batch_images]
+        loss = _step_loss(network, encoded, labels, targets, batch, pad_id)
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        optimiser.step()
+        losses.append(loss.item())
+        meter.advance(detail=f"loss {losses[-1]:.3f}")
+    return network.eval(), losses
+
+
+def _step_loss(network: RegionSentenceGenerator, encoded: SlotFeatures, labels: torch.Tensor,
+               targets: Sequence[dict[int, Sequence[int]]], batch: torch.Tensor,
+               pad_id: int) -> torch.Tensor:
+    rows, slots = encoded.mask[batch].nonzero(as_tuple=True)
+    rows = batch[rows]
+    selection = F.binary_cross_entropy_with_logits(
+        network.selection_logits(slot_memory(network, encoded.features, rows, slots)),
+        labels[rows, slots])
+    pairs = [(int(row), slot, ids) for row in batch.tolist()
+             for slot, ids in targets[row].items()]
+    if not pairs:
+        return selection
+    ids, mask = pad_ids([ids for _, _, ids in pairs], pad_id)
+    memory = slot_memory(network, encoded.features, torch.tensor([p[0] for p in pairs]),
+                         torch.tensor([p[1] for p in pairs]))
+    logits = network.token_logits(memory, ids[:, :-1], padding=~mask[:, :-1].bool())
+    gold = ids[:, 1:].masked_fill(~mask[:, 1:].bool(), -100)
+    return selection + F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=-100)

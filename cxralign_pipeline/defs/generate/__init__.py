@@ -1,0 +1,2 @@
+"""Stage generate: region-guided report generation on a pre-trained encoder
+(``cxralign.generate``)."""

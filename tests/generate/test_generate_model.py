@@ -1,0 +1,81 @@
+"""The selection head and decoder on the phantom catalog's cached features: training lowers
+the loss, greedy decoding stops at [SEP] or at the length limit, and a saved generator reloads
+to the same reports."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cxralign.generate.data import SLOTS, encode_slots, slot_sentences
+from cxralign.generate.generator import ReportGenerator
+from cxralign.generate.model import RegionSentenceGenerator
+from cxralign.generate.settings import GeneratorSettings
+from cxralign.generate.train import train_network
+from cxralign.models.model import AlignmentModel
+from cxralign.models.wordpiece import train_wordpiece_tokenizer
+
+
+@pytest.fixture(scope="module")
+def encoded(gen_catalog, encoder_dir):
+    return encode_slots(AlignmentModel.load(encoder_dir), gen_catalog, "train", 16)
+
+
+def test_every_image_has_its_global_slot_and_paired_targets(encoded, gen_catalog):
+    assert encoded.mask[:, -1].all()
+    assert encoded.mask[:, :-1].any(dim=1).all()  # gold boxes for every image
+    targets = slot_sentences(gen_catalog.read_table("pairs"), gen_catalog.read_table("sentences"),
+                             encoded.image_ids)
+    assert sum(map(len, targets)) > len(targets)  # several region sentences per report
+    assert all(encoded.mask[row, slot] for row, found in enumerate(targets) for slot in found)
+
+
+def test_training_lowers_the_loss(encoded, gen_catalog, tmp_path):
+    targets = slot_sentences(gen_catalog.read_table("pairs"), gen_catalog.read_table("sentences"),
+                             encoded.image_ids)
+    tokenizer = train_wordpiece_tokenizer(encoded.references, 200, tmp_path / "tok")
+    settings = GeneratorSettings(steps=40, batch_images=8, width=32, heads=2, layers=1)
+    ids = [{slot: tokenizer(text, truncation=True, max_length=settings.max_tokens)["input_ids"]
+            for slot, text in found.items()} for found in targets]
+    _, losses = train_network(encoded, ids, len(tokenizer), tokenizer.pad_token_id, settings)
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.75 * sum(losses[:5]) / 5
+
+
+def _network(max_tokens: int) -> RegionSentenceGenerator:
+    torch.manual_seed(0)
+    settings = GeneratorSettings(width=16, heads=2, layers=1, max_tokens=max_tokens)
+    return RegionSentenceGenerator(8, 20, len(SLOTS), settings).eval()
+
+
+def _memory(network: RegionSentenceGenerator, count: int) -> torch.Tensor:
+    return network.memory(torch.randn(count, 8), torch.randn(count, 8),
+                          torch.arange(count) % len(SLOTS))
+
+
+def test_greedy_decoding_respects_the_length_limit():
+    network = _network(max_tokens=6)
+    with torch.no_grad():
+        network.out[1].bias.fill_(0)
+        network.out[1].bias[7] = 100.0  # token 7 always wins: [SEP] (3) is never written
+    sequences = network.greedy(_memory(network, 5), bos=2, eos=3)
+    assert [len(s) for s in sequences] == [5] * 5  # [CLS] + 5 tokens = max_tokens
+    assert all(set(s) == {7} for s in sequences)
+
+
+def test_greedy_decoding_stops_at_sep():
+    network = _network(max_tokens=30)
+    with torch.no_grad():
+        network.out[1].bias.fill_(0)
+        network.out[1].bias[3] = 100.0
+    assert network.greedy(_memory(network, 4), bos=2, eos=3) == [[], [], [], []]
+
+
+def test_saved_generator_reloads_to_the_same_reports(generator_dir, gen_catalog, encoder_dir):
+    loaded = ReportGenerator.load(generator_dir)
+    test = encode_slots(AlignmentModel.load(encoder_dir), gen_catalog, "test", 16)
+    reports = loaded.reports(test)
+    assert reports == ReportGenerator.load(generator_dir).reports(test)
+    assert len(reports) == len(test.image_ids) and all(reports)
+    assert all(len(s) for found in loaded.sentences(test) for s in [found])
+    assert loaded.threshold == 0.01 and loaded.encoder_dir == str(encoder_dir.resolve())
