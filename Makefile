@@ -51,9 +51,10 @@ demo: $(INSTALLED) $(DVC_INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	  $(MATERIALIZE) --assets pretrained_model --partition "$$run" $(call run_config,train) || failed="$$failed $$run"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "training runs that failed (others were trained):$$failed" >&2; exit 1; fi
-	$(MATERIALIZE) --assets downstream_evaluation $(call run_config,eval)
+	$(MATERIALIZE) --assets downstream_evaluation,report_generator $(call run_config,eval)
 	@echo
 	@echo "Evaluation:       $(CXRALIGN_DATA_DIR)/reports/evaluation/summary.md"
+	@echo "Generated reports: $(BIN)/cxralign generate run --model $(CXRALIGN_DATA_DIR)/models/generate/asg/seed-0 --data $(CXRALIGN_DATA_DIR) --out reports.jsonl --limit 5"
 	@echo "Catalog (DuckDB): $(CXRALIGN_DATA_DIR)/catalog.duckdb"
 	@echo "  e.g. $(BIN)/python -c \"from cxralign.io.catalog import Catalog; print(Catalog('$(CXRALIGN_DATA_DIR)').query('select split, count(*) from images group by split'))\""
 	@echo "Lineage:          $(BIN)/cxralign audit $(CXRALIGN_DATA_DIR)/models/pretrain/asg/seed-0 --data $(CXRALIGN_DATA_DIR)   (a model directory or a table name; --markdown for an appendix)"
