@@ -149,7 +149,8 @@ RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { sta
 
 
 def launch_ingestion_entry(server: Webserver) -> str:
-    """Materialise ``incoming_studies`` (two phantom studies, in the run's own process)."""
+    """Materialise ``incoming_studies`` (two phantom studies; local runs execute their steps
+    in the run's own process)."""
     params = {
         "selector": {
             "repositoryLocationName": "cxralign", "repositoryName": "__repository__",
@@ -158,7 +159,6 @@ def launch_ingestion_entry(server: Webserver) -> str:
         },
         "runConfigData": {
             "ops": {"incoming_studies": {"config": {"studies": 2, "seed": 0, "workers": 1}}},
-            "execution": {"config": {"in_process": {}}},
         },
         "mode": "default",
     }
