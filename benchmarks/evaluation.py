@@ -68,7 +68,8 @@ def main() -> int:
                 f"pretrain {recipe} seed {seed}", started)
     started = time.perf_counter()
     subprocess.run([*cli, "evaluate", "--data", str(data), "--out", str(args.work / "report"),
-                    "--recipes", *args.recipes], check=True)
+                    "--recipes", *args.recipes,
+                    "--random-init-seeds", *map(str, args.seeds)], check=True)
     timings["evaluate"] = _report("evaluate", started)
     (args.work / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
     return 0

@@ -47,7 +47,7 @@ def test_lung_mask_loss_ignores_images_without_a_mask():
 
 def test_epochs_default_to_what_is_trained_on():
     assert AnatomySettings().with_epochs_for(real_data=True).epochs == 70
-    assert AnatomySettings().with_epochs_for(real_data=False).epochs == 10
+    assert AnatomySettings().with_epochs_for(real_data=False).epochs == 5
     assert AnatomySettings(epochs=3).with_epochs_for(real_data=True).epochs == 3
 
 
