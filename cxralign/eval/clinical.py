@@ -40,7 +40,8 @@ def report_labels(reports: Sequence[str], parser: TripletParser) -> Labels:
     return labels
 
 
-def _findings(labels: Labels) -> list[frozenset[str]]:
+def finding_sets(labels: Labels) -> list[frozenset[str]]:
+    """Per report, its positive findings wherever they are."""
     return [frozenset(f for _, f in pairs) for pairs in labels]
 
 
@@ -65,10 +66,10 @@ def clinical_metrics(predicted: Labels, reference: Labels) -> dict[str, float]:
     ``region_f1`` ((region, finding) pairs) of ``predicted`` against ``reference``."""
     if len(predicted) != len(reference):
         raise ValueError("one reference per prediction")
-    found = _micro(_findings(predicted), _findings(reference))
+    found = _micro(finding_sets(predicted), finding_sets(reference))
     return {"ce_precision": found["precision"], "ce_recall": found["recall"],
             "ce_f1_micro": found["f1"],
-            "ce_f1_macro": _macro_f1(_findings(predicted), _findings(reference)),
+            "ce_f1_macro": _macro_f1(finding_sets(predicted), finding_sets(reference)),
             "region_f1": _micro(predicted, reference)["f1"]}
 
 

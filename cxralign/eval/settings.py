@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
+from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.secret_key import KEY_ENV_VAR
 
 DEFAULT_SEGMENTATION_DIR = "../shared/data/covid_lung_boxes"
@@ -95,7 +96,7 @@ class EvaluationSettings(BaseModel):
     )
     segmentation_lr: float = Field(default=3e-3, gt=0, description="Decoder Adam learning rate.")
     generation_epochs: float = Field(
-        default=5.0, ge=0,
+        default=GeneratorSettings.model_fields["epochs"].default, ge=0,
         description="Training epochs of the region-guided report generator trained on each "
         "frozen model (cxralign.generate); 0 leaves region-guided generation out.")
     batch_size: int = Field(default=32, ge=1, description="Images / texts per encoder call.")

@@ -20,6 +20,7 @@ from typing import Final
 
 from cxralign.eval.clinical import (
     clinical_metrics,
+    finding_sets,
     report_labels,
     shuffled_f1_chance,
 )
@@ -55,8 +56,7 @@ def score_reports(predictions: Sequence[str], references: Sequence[str],
 def chance_levels(references: Sequence[str], parser: TripletParser) -> dict[str, float]:
     """Micro-F1 chance of the finding-level and region-level CE scores."""
     labels = report_labels(references, parser)
-    return {f"{PREFIX}ce_f1_micro": shuffled_f1_chance(
-                [frozenset(f for _, f in pairs) for pairs in labels]),
+    return {f"{PREFIX}ce_f1_micro": shuffled_f1_chance(finding_sets(labels)),
             f"{PREFIX}region_f1": shuffled_f1_chance(labels)}
 
 
