@@ -3,7 +3,8 @@
 The impression repeats the findings that state a present or hedged finding (how the phantom
 and most real reports write it); a report with none gets the most frequent impression of the
 training studies that state no finding. Deciding "abnormal" with the same triplet parser that
-scores the result keeps the two consistent: an impression never contradicts its findings.
+scores the result keeps the two consistent: an impression never contradicts its findings, and
+findings that contradict each other are settled first (:mod:`cxralign.generate.consistency`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from cxralign.eval.clinical import POSITIVE
+from cxralign.generate.consistency import consistent_sentences
 from cxralign.text.pipeline import TripletParser
 
 
@@ -22,8 +24,9 @@ def states_finding(sentence: str, parser: TripletParser) -> bool:
 
 def assemble_report(sentences: Sequence[str], parser: TripletParser,
                     normal_impression: str) -> str:
-    """``sentences`` (already in slot order) without repeats, then the impression line."""
-    findings = list(dict.fromkeys(s for s in sentences if s))
+    """``sentences`` (already in slot order) without repeats or contradictions, then the
+    impression line."""
+    findings = consistent_sentences(list(dict.fromkeys(s for s in sentences if s)), parser)
     abnormal = [s for s in findings if states_finding(s, parser)]
     impression = " ".join(abnormal) if abnormal else normal_impression
     return " ".join([*findings, impression]).strip()
