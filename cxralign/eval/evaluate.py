@@ -284,8 +284,11 @@ def _generation(model: AlignmentModel, catalog: Catalog, encoded: _Encoded,
 
     The ``nearest_neighbour`` and ``most_frequent`` baselines need no training, so they are
     scored even when ``generation_epochs`` = 0 switches the region-guided generator off: the
-    table keeps its baselines for the cost of one slot encoding of both splits, one report
-    encoding and a parse of the reports (measured: see README, "Downstream evaluation")."""
+    table keeps its baselines, from the image embeddings this evaluation already has, for one
+    encoding of the training reports and a parse of the reports. Measured on a 300-study
+    phantom catalog (64 px, untrained asg, one thread): 3.3 s of a 26 s evaluation (13 %),
+    against 23 s of 90 s with a half-epoch generator; the baseline rows are identical with
+    the generator on and off."""
     scored: ScoredRows
     if settings.generation_epochs > 0:
         generated = evaluate_generation(

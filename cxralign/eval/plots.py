@@ -1,5 +1,6 @@
 """Pictures of an evaluation: a bar chart of the headline metrics (mean ± std over seeds per
-recipe; a one-seed bar has no error bar, not a zero-length one) and retrieval examples (a held-out image, its report, what the model retrieved)."""
+recipe; a one-seed bar has no error bar, not a zero-length one) and retrieval examples (a
+held-out image, its report, what the model retrieved)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,9 @@ of the primary recipe; ``generator:<label>`` for other models), see :func:`gener
 and summary.md shows it as its own table. Every metric that has a chance level is shown in
 ``summary.md`` as one row: chance, trivial baseline, then each recipe's mean ± std over model
 seeds (``± n/a``, ``std: null``, for one seed; hit rates also as a multiple of chance, AUCs
-with the number of findings averaged). The trivial baseline of AUCs is the random-init row; the ``convirt`` and ``random-init`` columns are
-always there (``not evaluated`` when their models are missing).
+with the number of findings averaged). The trivial baseline of AUCs is the random-init row; the
+``convirt`` and ``random-init`` columns are always there (``not evaluated`` when their models
+are missing).
 """
 
 from __future__ import annotations

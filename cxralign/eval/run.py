@@ -162,8 +162,9 @@ def _masks(settings: EvaluationSettings, size: int) -> tuple[MaskSet | None, str
 
 def aggregate(outcome: RunOutcome) -> dict[str, dict[str, dict]]:
     """``{label: {metric: {mean, std, seeds, values}}}``; ``std`` is the sample standard
-    deviation over seeds (``None`` for one seed, see :mod:`cxralign.eval.spread`); NaN values (a metric a seed could not compute)
-    are left out of mean and std but keep their place in ``values`` as null."""
+    deviation over seeds (``None`` for one seed, see :mod:`cxralign.eval.spread`); NaN values
+    (a metric a seed could not compute) are left out of mean and std but keep their place in
+    ``values`` as null."""
     grouped: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for spec, evaluation in outcome.evaluations:
         for metric, value in evaluation.metrics.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pyarrow as pa
 import pytest
 
 from cxralign.eval.evaluate import ModelEvaluation
@@ -123,3 +124,20 @@ def test_generation_table_writes_one_seed_as_n_a():
     table = generation_markdown(rows, {"generation_ce_f1_micro": 0.3})
     assert "| generation_bleu4 | – | 0.250 ± n/a | 0.125 ± 0.000 |" in table
     assert "| generation_ce_f1_micro | 0.300 | n/a | 0.500 ± 0.250 |" in table
+
+
+def test_quality_suite_accepts_a_one_seed_row_without_spread(tmp_path):
+    """The evaluation_metrics gate checks std ≥ 0 where there is one; a null (one seed) passes,
+    a negative one still fails."""
+    from cxralign.quality import SUITES, validate_table
+    from cxralign.quality.views import evaluation_completeness
+
+    report = write_report(_outcome({"asg": [0.60, 0.62], "convirt": [0.30]}),
+                          EvaluationSettings(), tmp_path)
+    table = metrics_table(report.summary)
+    suite = SUITES["evaluation_metrics"]()
+    checked = validate_table("evaluation_metrics", evaluation_completeness(table), suite)
+    assert checked.success, [f.describe() for f in checked.failures]
+    negative = table.set_column(3, "std", pa.array([-0.1, None], pa.float64()))
+    checked = validate_table("evaluation_metrics", evaluation_completeness(negative), suite)
+    assert {f.column for f in checked.failures} == {"std"}
