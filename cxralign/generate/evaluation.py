@@ -125,12 +125,12 @@ def evaluate_generation(
 ) -> GenerationEvaluation:
     """Train a generator on ``model`` (saved to ``out_dir``, or a temporary folder) and score
     it, and unless ``baselines`` is False the baselines, on the held-out split."""
+    say = emitter(progress)
     started = time.perf_counter()
-    train, test = (encode_slots(model, catalog, split, settings.batch_size)
-                   for split in (settings.train_split, settings.split))
+    train = encode_slots(model, catalog, settings.train_split, settings.batch_size)
+    test = encode_slots(model, catalog, settings.split, settings.batch_size)
     encoded = time.perf_counter()
-    emitter(progress)(f"encoded {len(train.image_ids)} training and {len(test.image_ids)} "
-                      "held-out images")
+    say(f"encoded {len(train.image_ids)} training and {len(test.image_ids)} held-out images")
     with tempfile.TemporaryDirectory() as scratch:
         generator = fit_generator(train, catalog, settings, out_dir or scratch, encoder_dir,
                                   progress)
