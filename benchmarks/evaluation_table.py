@@ -1,7 +1,8 @@
 """The RESULTS.md table of a phantom comparison: each headline metric's chance, trivial baseline
 and recipe means ± std, and whether the primary recipe's gap to each other row exceeds two
 standard deviations (the larger of the two rows' seed spreads), so no gap is claimed that the
-seeds do not show.
+seeds do not show. A row from one seed has no spread (``std: null``, shown ``± n/a``): its gap
+is "not shown (one seed)", never compared against a std of 0.
 
 Run: ``python benchmarks/evaluation_table.py benchmarks/.work/evaluation/report/metrics.json``.
 """
@@ -13,16 +14,20 @@ import json
 import sys
 from pathlib import Path
 
+from cxralign.eval.spread import mean_std
+
 HEADLINE = ["retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings", "retrieval_i2t_r1_study",
             "retrieval_i2t_r10_study", "probe_auc_100", "probe_auc_10", "probe_auc_1",
             "zero_shot_auc", "grounding_top1"]
 
 
 def gap_verdict(primary: dict, other: dict) -> str:
-    """'+0.123 (shown)' when the gap exceeds two of the larger seed std, else 'not shown'."""
+    """'+0.123 (shown)' when the gap exceeds two of the larger seed std, else '(not shown)';
+    '(not shown (one seed))' when either row has no spread."""
     gap = primary["mean"] - other["mean"]
-    spread = max(primary["std"], other["std"])
-    shown = abs(gap) > 2 * spread and len(primary["seeds"]) > 1 and len(other["seeds"]) > 1
+    if primary["std"] is None or other["std"] is None:
+        return f"{gap:+.3f} (not shown (one seed))"
+    shown = abs(gap) > 2 * max(primary["std"], other["std"])
     return f"{gap:+.3f} ({'shown' if shown else 'not shown'})"
 
 
@@ -37,8 +42,7 @@ def table(metrics: dict, primary: str = "asg") -> str:
         trivial = metrics["trivial"].get(name, {}).get("value")
         cells = [name, f"{metrics['chance'].get(name, float('nan')):.3f}",
                  "" if trivial is None else f"{trivial:.3f}"]
-        cells += [f"{metrics[r][name]['mean']:.3f} ± {metrics[r][name]['std']:.3f}"
-                  for r in rows]
+        cells += [mean_std(metrics[r][name]["mean"], metrics[r][name]["std"]) for r in rows]
         cells += [gap_verdict(metrics[primary][name], metrics[r][name]) for r in others]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

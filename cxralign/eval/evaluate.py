@@ -1,5 +1,5 @@
 """Every downstream evaluation of one frozen model: retrieval, zero-shot classification,
-linear probing, region grounding, report generation by retrieval and lung segmentation.
+linear probing, region grounding, report generation and lung segmentation.
 
 :func:`evaluate_model` returns flat headline metrics (what is averaged over seeds and tabled),
 each metric's chance level and trivial baseline where one is computed from the data (they
@@ -31,7 +31,6 @@ from cxralign.eval.encode import (
     encode_token_rows,
     feature_maps,
 )
-from cxralign.eval.generation import generation_metrics, generation_references, nearest_reports
 from cxralign.eval.grounding import (
     GroundingQuery,
     grounding_chance,
@@ -50,7 +49,12 @@ from cxralign.eval.segmentation import (
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
 from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
-from cxralign.generate.evaluation import MOST_FREQUENT, evaluate_generation
+from cxralign.generate.evaluation import (
+    MOST_FREQUENT,
+    ScoredRows,
+    evaluate_baselines,
+    evaluate_generation,
+)
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
 from cxralign.io.secret_key import resolve_key
@@ -138,8 +142,7 @@ def evaluate_model(
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     segment = masks is not None and len(masks) > 0
-    generate = settings.generation_epochs > 0
-    meter = Progress(6 + segment + generate, "evaluation tasks", emit=progress, every_seconds=0)
+    meter = Progress(6 + segment, "evaluation tasks", emit=progress, every_seconds=0)
     encoded = _encode(model, catalog, settings)
     meter.advance(detail="image encoding")
     result = ModelEvaluation()
@@ -151,13 +154,11 @@ def evaluate_model(
     tasks = [("retrieval", partial(_retrieval, model, encoded, settings, result)),
              ("zero-shot", partial(_zero_shot, model, encoded, settings, result)),
              ("linear probe", partial(_probe, encoded, settings, result)),
-             ("grounding", partial(_grounding, model, encoded, settings.batch_size, result)),
-             ("generation", partial(_generation, model, encoded, settings, result))]
+             ("grounding", partial(_grounding, model, encoded, settings.batch_size, result))]
     if segment:
         tasks.append(("segmentation", partial(_segmentation, model, masks, settings, result)))
-    if generate:
-        tasks.append(("region-guided generation",
-                      partial(_region_generation, model, catalog, settings, progress, result)))
+    tasks.append(("generation",
+                  partial(_generation, model, catalog, encoded, settings, progress, result)))
     for name, task in tasks:
         task()
         meter.advance(detail=name)
@@ -275,36 +276,37 @@ def _probe_source(encoded: _Encoded, source: LabelSource, settings: EvaluationSe
         result.details[f"{name} std over subsets"] = spread
 
 
-def _generation(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSettings,
+def _generation(model: AlignmentModel, catalog: Catalog, encoded: _Encoded,
+                settings: EvaluationSettings, progress: Emit | None,
                 result: ModelEvaluation) -> None:
-    train = encoded.train
-    nearest = nearest_reports(encoded.test_images.global_,
-                              _report_embeddings(model, train, settings.batch_size))
-    references = [encoded.test.reports[s] for s in encoded.image_studies]
-    result.metrics.update(generation_metrics(
-        [train.reports[train.study_order[i]] for i in nearest], references))
-    chance, trivial = generation_references(
-        [train.reports[s] for s in train.study_order], references, settings.seed)
-    result.chance.update(chance)
-    result.trivial.update(trivial)
+    """Report generation on this frozen encoder (``generation_*`` metrics; a baseline's carry
+    its row, see :meth:`~cxralign.generate.evaluation.ScoredRows.flat_metrics`).
 
-
-def _region_generation(model: AlignmentModel, catalog: Catalog, settings: EvaluationSettings,
-                       progress: Emit | None, result: ModelEvaluation) -> None:
-    """Train the region-guided generator on this frozen encoder and score it beside its
-    baselines (``generation_*`` metrics; a baseline's carry its row, see
-    :meth:`~cxralign.generate.evaluation.GenerationEvaluation.flat_metrics`)."""
-    generated = evaluate_generation(
-        model, "", catalog, GeneratorSettings(split=settings.split, train_split=settings.train_split,
-                                              epochs=settings.generation_epochs,
-                                              seed=settings.seed),
-        progress=progress)
-    result.metrics.update(generated.flat_metrics())
-    result.chance.update(generated.chance)
-    result.trivial.update({metric: generated.rows[MOST_FREQUENT][metric]
-                           for metric in generated.chance})
-    result.details["generation_examples"] = generated.examples
-    result.details["generation_threshold"] = generated.generator.threshold
+    The ``nearest_neighbour`` and ``most_frequent`` baselines need no training, so they are
+    scored even when ``generation_epochs`` = 0 switches the region-guided generator off: the
+    table keeps its baselines, from the image embeddings this evaluation already has, for one
+    encoding of the training reports and a parse of the reports. Measured on a 300-study
+    phantom catalog (64 px, untrained asg, one thread): 3.3 s of a 26 s evaluation (13 %),
+    against 23 s of 90 s with a half-epoch generator; the baseline rows are identical with
+    the generator on and off."""
+    scored: ScoredRows
+    if settings.generation_epochs > 0:
+        generated = evaluate_generation(
+            model, "", catalog, GeneratorSettings(
+                split=settings.split, train_split=settings.train_split,
+                epochs=settings.generation_epochs, seed=settings.seed),
+            progress=progress)
+        result.details["generation_examples"] = generated.examples
+        result.details["generation_threshold"] = generated.generator.threshold
+        scored = generated
+    else:
+        scored = evaluate_baselines(
+            model, encoded.test_images.global_,
+            [encoded.train.reports[e.study_id] for e in encoded.train.examples.examples],
+            [encoded.test.reports[s] for s in encoded.image_studies], settings.batch_size)
+    result.metrics.update(scored.flat_metrics())
+    result.chance.update(scored.chance)
+    result.trivial.update({metric: scored.rows[MOST_FREQUENT][metric] for metric in scored.chance})
 
 
 def _report_embeddings(model: AlignmentModel, split: SplitData, batch_size: int) -> torch.Tensor:

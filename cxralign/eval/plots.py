@@ -1,8 +1,10 @@
 """Pictures of an evaluation: a bar chart of the headline metrics (mean ± std over seeds per
-recipe) and retrieval examples (a held-out image, its report, what the model retrieved)."""
+recipe; a one-seed bar has no error bar, not a zero-length one) and retrieval examples (a
+held-out image, its report, what the model retrieved)."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,8 +38,8 @@ def metric_bars(summary: dict[str, dict[str, dict]], metrics: Sequence[str], pat
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")(np.arange(len(labels)))
     for axis, metric in zip(axes.flat, shown, strict=False):
-        means = [summary[r].get(metric, {}).get("mean") or 0.0 for r in labels]
-        stds = [summary[r].get(metric, {}).get("std") or 0.0 for r in labels]
+        means = [_or_nan(summary[r].get(metric, {}).get("mean")) for r in labels]
+        stds = [_or_nan(summary[r].get(metric, {}).get("std")) for r in labels]
         axis.bar(range(len(labels)), means, yerr=stds, color=colours, capsize=4)
         axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         if chance and metric in chance:
@@ -49,6 +51,11 @@ def metric_bars(summary: dict[str, dict[str, dict]], metrics: Sequence[str], pat
     figure.suptitle("downstream metrics, mean ± std over seeds (dashed: chance)", fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def _or_nan(value: float | None) -> float:
+    """A missing mean or std (one seed) as NaN, which matplotlib leaves undrawn."""
+    return math.nan if value is None else value
 
 
 def retrieval_examples(examples: list[dict[str, Any]], title: str, path: Path) -> Path:

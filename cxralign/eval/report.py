@@ -10,9 +10,10 @@ values}}}}``; the ``generation`` block holds the region-guided generation scores
 of the primary recipe; ``generator:<label>`` for other models), see :func:`generation_summary`,
 and summary.md shows it as its own table. Every metric that has a chance level is shown in
 ``summary.md`` as one row: chance, trivial baseline, then each recipe's mean ± std over model
-seeds (hit rates also as a multiple of chance, AUCs with the number of findings averaged). The
-trivial baseline of AUCs is the random-init row; the ``convirt`` and ``random-init`` columns are
-always there (``not evaluated`` when their models are missing).
+seeds (``± n/a``, ``std: null``, for one seed; hit rates also as a multiple of chance, AUCs
+with the number of findings averaged). The trivial baseline of AUCs is the random-init row; the
+``convirt`` and ``random-init`` columns are always there (``not evaluated`` when their models
+are missing).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cxralign.eval.auc import findings_counted
 from cxralign.eval.plots import metric_bars, retrieval_examples
 from cxralign.eval.run import RANDOM_INIT, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
+from cxralign.eval.spread import mean_std
 from cxralign.eval.verdict import Comparison, compare
 from cxralign.generate.evaluation import GENERATOR, MOST_FREQUENT, PREFIX, row_metric
 from cxralign.io.atomic import atomic_path
@@ -53,8 +55,6 @@ TRIVIAL_METHODS: Final = (
     ("zero_shot_auc", RANDOM_INIT_BASELINE),
     ("probe_auc_", RANDOM_INIT_BASELINE),
     ("segmentation_dice", "the pixel-wise majority of the training lung masks, for every image"),
-    ("BLEU-", "the most common training report, for every image (chance: a random one)"),
-    ("ROUGE-", "the most common training report, for every image (chance: a random one)"),
     ("generation_", "the most common training report, for every image (the most_frequent "
                     "row of the generation table)"),
 )
@@ -85,14 +85,15 @@ def _generation_key(metric: str) -> bool:
 
 def generation_markdown(rows: dict[str, dict[str, dict]], chance: dict[str, float]) -> str:
     """The report-generation table of ``summary.md``: one column per row of
-    :func:`generation_summary`, mean ± std over seeds, chance where there is one."""
+    :func:`generation_summary`, mean ± std over seeds (± n/a for one seed), chance where there
+    is one."""
     if not rows:
         return ""
     metrics = list(dict.fromkeys(m for values in rows.values() for m in values))
     lines = ["## Report generation (held-out split)", "",
              "| metric | chance | " + " | ".join(rows) + " |", "|---|---|" + "---|" * len(rows)]
     for metric in metrics:
-        cells = [f"{v[metric]['mean']:.3f} ± {v[metric]['std']:.3f}"
+        cells = [mean_std(v[metric]["mean"], v[metric]["std"])
                  if v.get(metric, {}).get("mean") is not None else "n/a" for v in rows.values()]
         lines.append(f"| {metric} | {_number(chance.get(metric))} | " + " | ".join(cells) + " |")
     lines += ["", "Clinical efficacy: our triplet parser on generated and reference reports; "
@@ -140,7 +141,7 @@ def _cell(values: dict[str, dict], metric: str, chance: float | None) -> str:
     entry = values.get(metric)
     if not entry or entry["mean"] is None:
         return "n/a"
-    text = f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+    text = mean_std(entry["mean"], entry["std"])
     if chance and metric.startswith(("retrieval_", "grounding_top1")):
         text += f" ({entry['mean'] / chance:.1f}× chance)"
     counted = findings_counted(metric)
@@ -227,7 +228,8 @@ def _notes(settings: EvaluationSettings, outcome: RunOutcome) -> list[str]:
         "1 - C(n-m, k)/C(n, k) per query with m relevant of n candidates, averaged",
         "grounding: each held-out sentence with a region pair row vs all of its image's boxes; "
         "chance top-1 = named boxes / boxes, chance mean rank = (boxes + 1)/(named + 1)",
-        "std is the sample standard deviation over model seeds (0 with one seed)",
+        "std is the sample standard deviation over model seeds (n/a with one seed: no gap to "
+        "such a row is called separated)",
     ]
     if outcome.segmentation_note:
         notes.append(outcome.segmentation_note)

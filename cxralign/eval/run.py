@@ -22,6 +22,7 @@ import torch
 from cxralign.eval.evaluate import ModelEvaluation, evaluate_model
 from cxralign.eval.segmentation import MaskSet, load_lung_masks
 from cxralign.eval.settings import EvaluationSettings
+from cxralign.eval.spread import seed_std
 from cxralign.io.catalog import Catalog
 from cxralign.layout import SEED_DIR_PREFIX, pretrain_recipe_dir, run_seed
 from cxralign.models.model import RECIPE_FILE, AlignmentModel
@@ -141,7 +142,7 @@ def run_evaluation(
 
 
 HEADLINE = ("retrieval_i2t_r1_study", "retrieval_i2t_r1_findings", "grounding_top1",
-            "zero_shot_auc", "probe_auc_100", "segmentation_dice", "BLEU-4")
+            "zero_shot_auc", "probe_auc_100", "segmentation_dice", "generation_ce_f1_micro")
 
 
 def _masks(settings: EvaluationSettings, size: int) -> tuple[MaskSet | None, str]:
@@ -161,8 +162,9 @@ def _masks(settings: EvaluationSettings, size: int) -> tuple[MaskSet | None, str
 
 def aggregate(outcome: RunOutcome) -> dict[str, dict[str, dict]]:
     """``{label: {metric: {mean, std, seeds, values}}}``; ``std`` is the sample standard
-    deviation over seeds (0 for one seed); NaN values (a metric a seed could not compute)
-    are left out of mean and std but keep their place in ``values`` as null."""
+    deviation over seeds (``None`` for one seed, see :mod:`cxralign.eval.spread`); NaN values
+    (a metric a seed could not compute) are left out of mean and std but keep their place in
+    ``values`` as null."""
     grouped: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for spec, evaluation in outcome.evaluations:
         for metric, value in evaluation.metrics.items():
@@ -174,7 +176,7 @@ def aggregate(outcome: RunOutcome) -> dict[str, dict[str, dict]]:
             finite = [v for _, v in pairs if not math.isnan(v)]
             summary[label][metric] = {
                 "mean": float(np.mean(finite)) if finite else None,
-                "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0,
+                "std": seed_std(finite),
                 "seeds": [seed for seed, _ in pairs],
                 "values": [None if math.isnan(v) else float(v) for _, v in pairs],
             }

@@ -98,7 +98,8 @@ class EvaluationSettings(BaseModel):
     generation_epochs: float = Field(
         default=GeneratorSettings.model_fields["epochs"].default, ge=0,
         description="Training epochs of the region-guided report generator trained on each "
-        "frozen model (cxralign.generate); 0 leaves region-guided generation out.")
+        "frozen model (cxralign.generate); 0 leaves the generator out (its nearest-neighbour and "
+        "most-frequent baselines are still scored).")
     batch_size: int = Field(default=32, ge=1, description="Images / texts per encoder call.")
     examples: int = Field(default=4, ge=0, description="Retrieval examples drawn per recipe.")
     seed: int = Field(default=0, ge=0, description="Seed of split draws and decoder init.")

@@ -2,13 +2,17 @@
 
 For each such metric and baseline the comparison states both means ± stds over seeds, whether
 the primary's mean is better, and whether the gap exceeds the two spreads added together (a
-crude but honest "separated" flag: with three seeds per recipe a formal test says little).
+crude but honest "separated" flag: with three seeds per recipe a formal test says little). A
+row from one seed has no spread (std ``None``), so no gap to it is called separated: the
+sentence says "not shown (one seed)".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+
+from cxralign.eval.spread import mean_std
 
 CLAIMED_METRICS: Final = (
     "grounding_top1", "grounding_mean_rank",
@@ -24,9 +28,14 @@ class Comparison:
     primary: str
     baseline: str
     primary_mean: float
-    primary_std: float
+    primary_std: float | None
     baseline_mean: float
-    baseline_std: float
+    baseline_std: float | None
+
+    @property
+    def one_seed(self) -> bool:
+        """Whether either row comes from one seed (no spread to separate the means by)."""
+        return self.primary_std is None or self.baseline_std is None
 
     @property
     def better(self) -> bool:
@@ -36,15 +45,18 @@ class Comparison:
 
     @property
     def separated(self) -> bool:
+        if self.primary_std is None or self.baseline_std is None:
+            return False  # one seed: no spread to separate the means by
         gap = abs(self.primary_mean - self.baseline_mean)
         return self.better and gap > self.primary_std + self.baseline_std
 
     def sentence(self) -> str:
-        outcome = ("beats" if self.separated else "is ahead of (within the seed spread)"
+        ahead = "not shown (one seed)" if self.one_seed else "within the seed spread"
+        outcome = ("beats" if self.separated else f"is ahead of ({ahead})"
                    if self.better else "does NOT beat")
         return (f"{self.primary} {outcome} {self.baseline} on {self.metric}: "
-                f"{self.primary_mean:.3f} ± {self.primary_std:.3f} vs "
-                f"{self.baseline_mean:.3f} ± {self.baseline_std:.3f}")
+                f"{mean_std(self.primary_mean, self.primary_std)} vs "
+                f"{mean_std(self.baseline_mean, self.baseline_std)}")
 
 
 def compare(summary: dict[str, dict[str, dict]], primary: str,

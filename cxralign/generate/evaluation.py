@@ -1,11 +1,16 @@
 """Scoring the generator beside its baselines on the held-out split.
 
 Rows: ``generator`` (region-guided generation on this encoder), ``nearest_neighbour`` (the
-training report whose text embedding is nearest the image embedding: what
-``downstream_evaluation`` did before) and ``most_frequent`` (the commonest training report for
-every image). Each gets BLEU-1..4 and ROUGE-L (torchmetrics) and the clinical-efficacy scores of
-:mod:`cxralign.eval.clinical`, under ``generation_*`` names; chance levels are those of
-shuffled reference labels.
+training report whose text embedding is nearest the image embedding) and ``most_frequent``
+(the commonest training report for every image). Each gets BLEU-1..4 and ROUGE-L
+(torchmetrics) and the clinical-efficacy scores of :mod:`cxralign.eval.clinical`, under
+``generation_*`` names; chance levels are those of shuffled reference labels. The baselines
+need no training, so :func:`evaluate_baselines` scores them alone (``downstream_evaluation``
+with the generator switched off).
+
+BLEU is corpus level on lower-cased, whitespace-split texts; ROUGE-L is the F-measure with
+ROUGE's default normaliser (lower-case, alphanumeric tokens), which needs no NLTK (only
+``rougeLsum``'s sentence splitting and the stemmer do), so scoring runs offline.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import torch
+from torchmetrics.text import BLEUScore
+from torchmetrics.text.rouge import ROUGEScore
+
 from cxralign.eval.clinical import (
     clinical_metrics,
     finding_sets,
@@ -25,14 +34,14 @@ from cxralign.eval.clinical import (
     shuffled_f1_chance,
 )
 from cxralign.eval.encode import encode_strings
-from cxralign.eval.generation import generation_metrics, nearest_reports
-from cxralign.generate.data import SlotFeatures, encode_slots
+from cxralign.eval.retrieval import cosine_similarity_matrix
+from cxralign.generate.data import encode_slots
 from cxralign.generate.generator import ReportGenerator, fit_generator
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.io.catalog import Catalog
 from cxralign.models.model import AlignmentModel
 from cxralign.progress import Emit, emitter
-from cxralign.text.pipeline import TripletParser
+from cxralign.text.pipeline import TripletParser, load_parser
 
 GENERATOR: Final = "generator"
 NEAREST: Final = "nearest_neighbour"
@@ -40,13 +49,28 @@ MOST_FREQUENT: Final = "most_frequent"
 PREFIX: Final = "generation_"
 
 
+def text_scores(predictions: Sequence[str], references: Sequence[str],
+                max_n: int = 4) -> dict[str, float]:
+    """``generation_bleu1`` … ``generation_bleu<max_n>`` and ``generation_rouge_l`` of
+    predicted vs reference reports (empty without predictions)."""
+    if len(predictions) != len(references):
+        raise ValueError("one reference per prediction")
+    if not predictions:
+        return {}
+    preds = [p.lower() for p in predictions]
+    refs = [r.lower() for r in references]
+    scores = {f"{PREFIX}bleu{n}": float(BLEUScore(n_gram=n)(preds, [[r] for r in refs]))
+              for n in range(1, max_n + 1)}
+    rouge = ROUGEScore(rouge_keys=("rougeL",))(preds, refs)
+    scores[f"{PREFIX}rouge_l"] = float(rouge["rougeL_fmeasure"])
+    return scores
+
+
 def score_reports(predictions: Sequence[str], references: Sequence[str],
                   parser: TripletParser) -> dict[str, float]:
-    """``generation_bleu1..4``, ``generation_rouge_l`` and ``generation_ce_*`` /
-    ``generation_region_f1`` of ``predictions`` against ``references``."""
-    text = generation_metrics(predictions, references)
-    scores = {f"{PREFIX}bleu{n}": text[f"BLEU-{n}"] for n in range(1, 5)}
-    scores[f"{PREFIX}rouge_l"] = text["ROUGE-L"]
+    """:func:`text_scores` and ``generation_ce_*`` / ``generation_region_f1`` of
+    ``predictions`` against ``references``."""
+    scores = text_scores(predictions, references)
     clinical = clinical_metrics(report_labels(predictions, parser),
                                 report_labels(references, parser))
     scores.update({f"{PREFIX}{name}": value for name, value in clinical.items()})
@@ -61,15 +85,12 @@ def chance_levels(references: Sequence[str], parser: TripletParser) -> dict[str,
 
 
 @dataclass
-class GenerationEvaluation:
-    """Per row, its scores; chance levels; the trained generator; timings; examples (study
-    and image id, generated and reference report) of the first held-out images."""
+class ScoredRows:
+    """Per row (``generator``, ``nearest_neighbour``, ``most_frequent``), its scores; and the
+    chance levels of the held-out references."""
 
     rows: dict[str, dict[str, float]]
     chance: dict[str, float]
-    generator: ReportGenerator
-    seconds: dict[str, float] = field(default_factory=dict)
-    examples: list[dict[str, str]] = field(default_factory=list)
 
     def flat_metrics(self) -> dict[str, float]:
         """One flat dict: the generator's scores under their own names, a baseline's as
@@ -78,11 +99,21 @@ class GenerationEvaluation:
                 for row, scores in self.rows.items() for name, value in scores.items()}
 
 
+@dataclass
+class GenerationEvaluation(ScoredRows):
+    """Scored rows with the trained generator; timings; examples (study and image id,
+    generated and reference report) of the first held-out images."""
+
+    generator: ReportGenerator = field(kw_only=True)
+    seconds: dict[str, float] = field(default_factory=dict)
+    examples: list[dict[str, str]] = field(default_factory=list)
+
+
 ROW_SEPARATOR: Final = ":"
 
 
 def row_metric(key: str) -> tuple[str, str]:
-    """``(row, metric)`` of a :meth:`GenerationEvaluation.flat_metrics` key."""
+    """``(row, metric)`` of a :meth:`ScoredRows.flat_metrics` key."""
     row, _, metric = key.rpartition(ROW_SEPARATOR)
     return row or GENERATOR, metric
 
@@ -106,26 +137,45 @@ def evaluate_generation(
     trained = time.perf_counter()
     generated = generator.reports(test)
     done = time.perf_counter()
-    parser = generator.parser
     predictions = {GENERATOR: generated}
     if baselines:
-        predictions[NEAREST] = nearest_neighbour_reports(model, train, test, settings.batch_size)
-        predictions[MOST_FREQUENT] = ([Counter(train.references).most_common(1)[0][0]]
-                                      * len(test.references))
-    rows = {row: score_reports(texts, test.references, parser)
-            for row, texts in predictions.items()}
+        predictions.update(baseline_reports(model, test.features[:, -1], train.references,
+                                            settings.batch_size))
+    scored = _scored(predictions, test.references, generator.parser)
     return GenerationEvaluation(
-        rows, chance_levels(test.references, parser), generator,
-        {"encode": encoded - started, "train": trained - encoded, "generate": done - trained,
-         "reports": len(generated)},
-        [{"study_id": s, "image_id": i, "generated": g, "reference": r} for s, i, g, r in
-         zip(test.study_ids[:examples], test.image_ids, generated, test.references,
-             strict=False)])
+        scored.rows, scored.chance, generator=generator,
+        seconds={"encode": encoded - started, "train": trained - encoded,
+                 "generate": done - trained, "reports": len(generated)},
+        examples=[{"study_id": s, "image_id": i, "generated": g, "reference": r}
+                  for s, i, g, r in zip(test.study_ids[:examples], test.image_ids, generated,
+                                        test.references, strict=False)])
 
 
-def nearest_neighbour_reports(model: AlignmentModel, train: SlotFeatures, test: SlotFeatures,
-                              batch_size: int) -> list[str]:
-    """For each held-out image, the training report nearest its global image embedding."""
-    texts = list(dict.fromkeys(train.references))
+def evaluate_baselines(model: AlignmentModel, test_images: torch.Tensor,
+                       train_references: Sequence[str], test_references: Sequence[str],
+                       batch_size: int) -> ScoredRows:
+    """The ``nearest_neighbour`` and ``most_frequent`` rows alone, from global embeddings of
+    the held-out images the caller already has (no generator is trained, no image encoded
+    again); reports are parsed with the rule parser a generator scores with by default."""
+    return _scored(baseline_reports(model, test_images, train_references, batch_size),
+                   test_references, load_parser("rules"))
+
+
+def _scored(predictions: dict[str, list[str]], references: Sequence[str],
+            parser: TripletParser) -> ScoredRows:
+    return ScoredRows({row: score_reports(texts, references, parser)
+                       for row, texts in predictions.items()},
+                      chance_levels(references, parser))
+
+
+def baseline_reports(model: AlignmentModel, test_images: torch.Tensor,
+                     train_references: Sequence[str], batch_size: int) -> dict[str, list[str]]:
+    """Each baseline row's report for every held-out image (``test_images``: one global
+    embedding each): the training report nearest the image (``nearest_neighbour``), the
+    commonest one (``most_frequent``); ``train_references`` has one report per training
+    image, so a report's count is its images'."""
+    texts = list(dict.fromkeys(train_references))
     embedded = encode_strings(model, texts, model.recipe.max_report_tokens, batch_size)
-    return [texts[i] for i in nearest_reports(test.features[:, -1], embedded)]
+    nearest = cosine_similarity_matrix(test_images, embedded).argmax(dim=1).tolist()
+    commonest = Counter(train_references).most_common(1)[0][0]
+    return {NEAREST: [texts[i] for i in nearest], MOST_FREQUENT: [commonest] * len(test_images)}

@@ -3,9 +3,12 @@
 What a step read is not declared here: it is the asset's own ``deps``. For each upstream asset
 the step takes the lineage record of the partition(s) it reads (the same batch; every recorded
 partition when this asset is not partitioned like its upstream) and links its inputs to exactly
-the files, md5s and data version that upstream wrote. What a step reads beyond its deps (an
-incoming batch folder; a model only some configurations read) is passed as ``sources`` and
-hashed, linked to the record that wrote those bytes where there is one.
+the files, md5s and data version that upstream wrote. A step that reads fewer partitions than
+that, chosen by its run config (the report generator reads one encoder of all recipe × seed
+models), names them in ``reads``. What a step reads beyond its deps (an incoming batch folder;
+a model only some configurations read) is passed as ``sources`` and hashed, linked to the
+record that wrote those bytes where there is one (:func:`writer_partition` finds its
+partition).
 
 Whether a step needs to run is Dagster's business, not this module's: every materialisation
 returns a ``DataVersion`` derived from the md5s of what it wrote, and each asset carries its
@@ -31,7 +34,13 @@ from pydantic import BaseModel
 
 from cxralign.layout import lineage_dir
 from cxralign.lineage.dvc import commit_stages
-from cxralign.lineage.records import UNPARTITIONED, InputRef, latest_record, utc_now
+from cxralign.lineage.records import (
+    UNPARTITIONED,
+    InputRef,
+    latest_record,
+    relative_to_data,
+    utc_now,
+)
 from cxralign.lineage.step import Materialisation, Upstream, hashed_inputs, record_materialisation
 from cxralign_pipeline.lib.partitions import EMBEDDED_BATCH_PREFIX
 
@@ -83,20 +92,35 @@ def recorded_partitions(data_dir: Path, asset: str) -> list[str | None]:
                   key=lambda name: name or "")
 
 
-def upstream_inputs(context: dg.AssetExecutionContext, data_dir: Path) -> tuple[InputRef, ...]:
+def writer_partition(data_dir: Path, asset: str, path: Path) -> str | None:
+    """The recorded partition of ``asset`` whose newest record wrote ``path`` (``None``: no
+    record did, e.g. a model trained outside the pipeline)."""
+    wanted = relative_to_data(data_dir, path)
+    return next((partition for partition in recorded_partitions(data_dir, asset)
+                 if (record := latest_record(data_dir, asset, partition)) is not None
+                 and wanted in record.output_md5s()), None)
+
+
+def upstream_inputs(context: dg.AssetExecutionContext, data_dir: Path,
+                    reads: Mapping[str, Sequence[str | None]] | None = None,
+                    ) -> tuple[InputRef, ...]:
     """What this step reads, from its declared ``deps``: each upstream partition's newest
-    lineage record (files, md5s, data version, run). An upstream partitioned like this asset
-    contributes the same partition; one partitioned otherwise (all batches into one model)
-    contributes every recorded partition; an unpartitioned one, its single record."""
+    lineage record (files, md5s, data version, run). An upstream named in ``reads``
+    contributes the partitions listed there (none: it is read as a hashed source instead); one
+    partitioned like this asset, the same partition; one partitioned otherwise (all batches
+    into one model), every recorded partition; an unpartitioned one, its single record."""
     graph = code_location_graph()
     mine = context.assets_def.partitions_def
     partition = _partition(context)
+    reads = reads or {}
     refs = []
     for key in sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string()):
         asset = key.to_user_string()
         theirs = graph.get(key).partitions_def
-        if theirs is None:
-            partitions: list[str | None] = [None]
+        if asset in reads:
+            partitions: list[str | None] = list(reads[asset])
+        elif theirs is None:
+            partitions = [None]
         elif theirs == mine:
             partitions = [partition]
         else:
@@ -168,14 +192,16 @@ def recorded_step(
     config: BaseModel | Mapping[str, object] | None,
     work: Callable[[], StepOutcome],
     sources: Sequence[Upstream] = (),
+    reads: Mapping[str, Sequence[str | None]] | None = None,
 ) -> dg.MaterializeResult:
-    """Run ``work``; record its lineage (inputs from the asset's deps plus the hashed
+    """Run ``work``; record its lineage (inputs from the asset's deps, ``reads`` naming the
+    partitions of an upstream the step reads where that is not all of them, plus the hashed
     ``sources``), commit its DVC stage, and return metadata with the data version."""
     data_dir = Path(data_dir)
     asset = context.asset_key.to_user_string()
     partition = _partition(context)
     started = utc_now()
-    inputs = upstream_inputs(context, data_dir)
+    inputs = upstream_inputs(context, data_dir, reads)
     inputs += hashed_inputs(data_dir, sources)
 
     try:

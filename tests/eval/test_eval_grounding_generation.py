@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cxralign.eval.generation import generation_metrics, generation_references, nearest_reports
+from cxralign.eval.evaluate import evaluate_model
 from cxralign.eval.grounding import (
     GroundingQuery,
     grounding_chance,
@@ -13,6 +13,9 @@ from cxralign.eval.grounding import (
     grounding_prior,
     grounding_rank,
 )
+from cxralign.eval.settings import EvaluationSettings
+from cxralign.generate.evaluation import text_scores
+from cxralign.models.model import AlignmentModel
 
 REGIONS = ["right lung", "left lung", "cardiac silhouette", "trachea"]
 
@@ -80,25 +83,29 @@ def test_region_prior_baseline_picks_the_most_named_region():
 
 def test_identical_reports_score_one_and_disjoint_ones_zero():
     texts = ["No pleural effusion or pneumothorax.", "Mild cardiomegaly with small effusion."]
-    perfect = generation_metrics(texts, texts)
-    assert perfect == pytest.approx({"BLEU-1": 1.0, "BLEU-2": 1.0, "BLEU-3": 1.0,
-                                     "BLEU-4": 1.0, "ROUGE-L": 1.0})
-    disjoint = generation_metrics(["alpha beta gamma delta epsilon"], ["one two three four five"])
-    assert disjoint["BLEU-1"] == 0.0 and disjoint["ROUGE-L"] == 0.0
-    partial = generation_metrics(["no pleural effusion seen today"], ["no pleural effusion"])
-    assert 0.0 < partial["BLEU-1"] < 1.0 and 0.0 < partial["ROUGE-L"] < 1.0
+    perfect = text_scores(texts, texts)
+    assert perfect == pytest.approx({"generation_bleu1": 1.0, "generation_bleu2": 1.0,
+                                     "generation_bleu3": 1.0, "generation_bleu4": 1.0,
+                                     "generation_rouge_l": 1.0})
+    disjoint = text_scores(["alpha beta gamma delta epsilon"], ["one two three four five"])
+    assert disjoint["generation_bleu1"] == 0.0 and disjoint["generation_rouge_l"] == 0.0
+    partial = text_scores(["no pleural effusion seen today"], ["no pleural effusion"])
+    assert 0.0 < partial["generation_bleu1"] < 1.0 and 0.0 < partial["generation_rouge_l"] < 1.0
+    assert text_scores([], []) == {}
 
 
-def test_nearest_report_is_the_most_similar_embedding():
-    reports = torch.eye(3)
-    images = torch.tensor([[0.1, 0.9, 0.0], [0.0, 0.2, 1.0]])
-    assert nearest_reports(images, reports) == [1, 2]
-
-
-def test_generation_references_score_random_and_commonest_training_reports():
-    train = ["No acute disease.", "No acute disease.", "Small left effusion."]
-    references = ["No acute disease.", "No acute disease."]
-    chance, trivial = generation_references(train, references, seed=0)
-    assert trivial["BLEU-1"] == pytest.approx(1.0) and trivial["ROUGE-L"] == pytest.approx(1.0)
-    assert 0.0 <= chance["ROUGE-L"] <= 1.0
-    assert generation_references([], references, seed=0) == ({}, {})
+def test_generator_off_still_scores_both_baselines(eval_catalog, eval_models):
+    """generation_epochs = 0: no generator row, the two training-free baseline rows stay."""
+    settings = EvaluationSettings(generation_epochs=0, probe_fractions=[1.0], probe_seeds=[0],
+                                  probe_min_positives=1)
+    evaluation = evaluate_model(AlignmentModel.load(eval_models[0]), eval_catalog, settings,
+                                progress=lambda line: None)
+    generation = {key for key in evaluation.metrics if "generation_" in key}
+    assert "generation_ce_f1_micro" not in generation  # the generator's own row
+    assert {"nearest_neighbour:generation_bleu4", "most_frequent:generation_rouge_l",
+            "nearest_neighbour:generation_ce_f1_micro"} <= generation
+    assert not any(key.startswith(("BLEU", "ROUGE")) for key in evaluation.metrics)
+    assert evaluation.trivial["generation_ce_f1_micro"] == (
+        evaluation.metrics["most_frequent:generation_ce_f1_micro"])
+    assert 0.0 <= evaluation.chance["generation_ce_f1_micro"] <= 1.0
+    assert "generation_threshold" not in evaluation.details

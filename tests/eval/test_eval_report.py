@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import math
 
+import pyarrow as pa
 import pytest
 
 from cxralign.eval.evaluate import ModelEvaluation
-from cxralign.eval.report import RANDOM_INIT_BASELINE, metrics_table, write_report
+from cxralign.eval.report import (
+    RANDOM_INIT_BASELINE,
+    generation_markdown,
+    metrics_table,
+    write_report,
+)
 from cxralign.eval.run import ModelSpec, RunOutcome, aggregate
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.verdict import compare
@@ -30,7 +36,7 @@ def test_mean_and_sample_std_over_seeds():
     asg = summary["asg"]["grounding_top1"]
     assert asg["mean"] == pytest.approx(0.6) and asg["std"] == pytest.approx(0.1)
     assert asg["seeds"] == [0, 1, 2] and asg["values"] == pytest.approx([0.5, 0.7, 0.6])
-    assert summary["convirt"]["grounding_top1"]["std"] == 0.0
+    assert summary["convirt"]["grounding_top1"]["std"] is None  # one seed has no spread
 
 
 def test_nan_values_are_kept_as_null_but_not_averaged():
@@ -82,10 +88,56 @@ def test_auc_baseline_is_the_random_init_row_and_findings_are_counted(tmp_path):
     assert metrics["trivial"]["probe_auc_100"] == {
         "value": pytest.approx(0.55), "method": RANDOM_INIT_BASELINE}
     assert ("| probe_auc_100 | 0.500 | 0.550 | 0.850 ± 0.071 [7 findings] | not evaluated | "
-            "0.550 ± 0.000 [7 findings] |") in report.markdown
+            "0.550 ± n/a [7 findings] |") in report.markdown
 
 
 def test_chance_references_average_over_models():
     outcome = _outcome({"asg": [0.6], "convirt": [0.3]})
     assert outcome.reference("chance") == {"grounding_top1": 0.25}
     assert outcome.reference("trivial") == {"grounding_top1": 0.4}
+
+
+def test_one_seed_shows_its_mean_and_no_spread(tmp_path):
+    """asg has two seeds, convirt one: convirt's std is null / n/a everywhere it is written,
+    and its gap to asg is never called separated."""
+    report = write_report(_outcome({"asg": [0.60, 0.62], "convirt": [0.30]}),
+                          EvaluationSettings(), tmp_path)
+    metrics = json.loads(report.metrics_path.read_text())
+    assert metrics["convirt"]["grounding_top1"] == {"mean": 0.3, "std": None, "seeds": [0],
+                                                    "values": [0.3]}
+    assert metrics["asg"]["grounding_top1"]["std"] == pytest.approx(0.0141, abs=1e-4)
+    assert ("| grounding_top1 | 0.250 | 0.400 | 0.610 ± 0.014 (2.4× chance) | "
+            "0.300 ± n/a (1.2× chance) | not evaluated |") in report.markdown
+    rows = {r["recipe"]: r for r in metrics_table(report.summary).to_pylist()}
+    assert rows["convirt"]["std"] is None and rows["asg"]["std"] == pytest.approx(0.0141, abs=1e-4)
+    [comparison] = report.comparisons
+    assert comparison.better and not comparison.separated  # a 0.31 gap, but one seed
+    assert comparison.sentence() == ("asg is ahead of (not shown (one seed)) convirt on "
+                                     "grounding_top1: 0.610 ± 0.014 vs 0.300 ± n/a")
+    assert "n/a with one seed" in report.markdown
+
+
+def test_generation_table_writes_one_seed_as_n_a():
+    rows = {"generator": {"generation_bleu4": {"mean": 0.25, "std": None}},
+            "most_frequent": {"generation_bleu4": {"mean": 0.125, "std": 0.0},
+                              "generation_ce_f1_micro": {"mean": 0.5, "std": 0.25}}}
+    table = generation_markdown(rows, {"generation_ce_f1_micro": 0.3})
+    assert "| generation_bleu4 | – | 0.250 ± n/a | 0.125 ± 0.000 |" in table
+    assert "| generation_ce_f1_micro | 0.300 | n/a | 0.500 ± 0.250 |" in table
+
+
+def test_quality_suite_accepts_a_one_seed_row_without_spread(tmp_path):
+    """The evaluation_metrics gate checks std ≥ 0 where there is one; a null (one seed) passes,
+    a negative one still fails."""
+    from cxralign.quality import SUITES, validate_table
+    from cxralign.quality.views import evaluation_completeness
+
+    report = write_report(_outcome({"asg": [0.60, 0.62], "convirt": [0.30]}),
+                          EvaluationSettings(), tmp_path)
+    table = metrics_table(report.summary)
+    suite = SUITES["evaluation_metrics"]()
+    checked = validate_table("evaluation_metrics", evaluation_completeness(table), suite)
+    assert checked.success, [f.describe() for f in checked.failures]
+    negative = table.set_column(3, "std", pa.array([-0.1, None], pa.float64()))
+    checked = validate_table("evaluation_metrics", evaluation_completeness(negative), suite)
+    assert {f.column for f in checked.failures} == {"std"}

@@ -44,9 +44,12 @@ def downstream_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """Retrieval (R@1/5/10 both ways), zero-shot and linear-probe AUC, region grounding, lung
-    segmentation Dice and retrieval-based report generation (BLEU, ROUGE-L) of every model in
-    ``<data>/models/pretrain/<recipe>/seed-<k>/``, mean ± std per recipe, written to
-    ``metrics.json``, ``summary.md``, PNG plots and the ``evaluation_metrics`` table."""
+    segmentation Dice and report generation (the region-guided generator unless
+    ``generation_epochs`` = 0, beside nearest-neighbour retrieval and the most frequent report:
+    clinical efficacy, BLEU, ROUGE-L) of every model in
+    ``<data>/models/pretrain/<recipe>/seed-<k>/``, mean ± std per recipe (n/a with one seed),
+    written to ``metrics.json``, ``summary.md``, PNG plots and the ``evaluation_metrics``
+    table."""
     data_dir = Path(catalog.data_dir)
     store = catalog.catalog
     out_dir = Path(config.out_dir) if config.out_dir else layout.evaluation_dir(data_dir)

@@ -19,13 +19,15 @@ from cxralign.generate.workflow import (
     train_generator,
 )
 from cxralign.io.atomic import atomic_path
+from cxralign.lineage.step import Upstream
 from cxralign.models.model import AlignmentModel
 from cxralign_pipeline.lib.metadata import png_markdown
 from cxralign_pipeline.lib.resources import CatalogResource
 from cxralign_pipeline.lib.stage import stage_asset
-from cxralign_pipeline.lib.steps import StepOutcome, recorded_step
+from cxralign_pipeline.lib.steps import StepOutcome, recorded_step, writer_partition
 
 SCORES_FILE = "scores.json"
+PRETRAINED_MODEL = "pretrained_model"
 EXPLAIN_FILE = "explain.png"
 
 
@@ -44,7 +46,7 @@ class GeneratorConfig(GeneratorSettings, dg.Config):
 
 
 @stage_asset(
-    deps=["pretrained_model", "dicom_images", "report_sentences", "report_triplets",
+    deps=[PRETRAINED_MODEL, "dicom_images", "report_sentences", "report_triplets",
           "anatomy_boxes", "region_sentence_pairs"],
     kinds={"pytorch", "python"},
 )
@@ -54,7 +56,15 @@ def report_generator(
     """Per-region selection head and sentence decoder trained on the frozen encoder's region
     features; BLEU, ROUGE-L and clinical efficacy (our parser's findings, per region too) of
     the generator, nearest-neighbour retrieval and the most frequent report on the held-out
-    split, written to ``scores.json`` beside the generator, with an explanation picture."""
+    split, written to ``scores.json`` beside the generator, with an explanation picture.
+
+    Lineage: of the recipe × seed ``pretrained_model`` partitions, the step reads one encoder,
+    chosen by run config (``recipe``/``encoder_seed`` or ``encoder_dir``), so its record lists
+    only that one: the encoder directory, hashed, linked to the partition whose record wrote it
+    (none for a directory the pipeline did not write). A Dagster ``AssetDep`` with a
+    ``partition_mapping`` would show this in the UI, but a mapping is static and cannot follow
+    run config, so the dependency stays the plain (all partitions) one and the record says
+    which was read."""
     data_dir = Path(catalog.data_dir)
     store = catalog.catalog
     encoder = Path(config.encoder_dir) if config.encoder_dir else default_encoder_dir(
@@ -74,7 +84,7 @@ def report_generator(
         sample = result.examples[0] if result.examples else None
         metadata: dict[str, dg.RawMetadataValue] = {
             "scores": dg.MetadataValue.md(generation_markdown(
-                {row: {metric: {"mean": value, "std": 0.0} for metric, value in scores.items()}
+                {row: {metric: {"mean": value, "std": None} for metric, value in scores.items()}
                  for row, scores in result.rows.items()}, result.chance)),
             "threshold": result.generator.threshold,
             "reports": int(result.seconds["reports"]),
@@ -91,4 +101,7 @@ def report_generator(
                                                    "generated sentences on their regions")
         return StepOutcome([out], metadata, {"reports": int(result.seconds["reports"])})
 
-    return recorded_step(context, data_dir, config, work)
+    encoder_read = Upstream(PRETRAINED_MODEL,
+                            writer_partition(data_dir, PRETRAINED_MODEL, encoder), [encoder])
+    return recorded_step(context, data_dir, config, work, sources=[encoder_read],
+                         reads={PRETRAINED_MODEL: []})
