@@ -15,7 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from cxralign.generate.data import SLOTS, SlotFeatures
-from cxralign.generate.model import RegionSentenceGenerator
+from cxralign.generate.language_model import PRETRAINED_LR_SCALE
+from cxralign.generate.model import RegionSentenceGenerator, SentenceDecoder
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.progress import Emit, Progress
 from cxralign.train.collate import pad_ids
@@ -29,16 +30,16 @@ def slot_memory(network: RegionSentenceGenerator, features: torch.Tensor,
 
 
 def train_network(
-    encoded: SlotFeatures, targets: Sequence[dict[int, Sequence[int]]], vocab_size: int,
+    encoded: SlotFeatures, targets: Sequence[dict[int, Sequence[int]]], decoder: SentenceDecoder,
     pad_id: int, settings: GeneratorSettings, progress: Emit | None = None,
 ) -> tuple[RegionSentenceGenerator, list[float]]:
-    """A generator trained on ``encoded`` with per-image slot -> token ids ``targets``
-    (``[CLS] ... [SEP]``); returns it in eval mode and the loss of every step."""
+    """A generator with sentence ``decoder`` trained on ``encoded`` with per-image slot ->
+    token ids ``targets`` (start ... end, :func:`~cxralign.generate.tokens.sentence_ids`);
+    returns it in eval mode and the loss of every step."""
     torch.manual_seed(settings.seed)
-    network = RegionSentenceGenerator(encoded.features.shape[-1], vocab_size, len(SLOTS),
-                                      settings)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate,
-                                  weight_decay=0.01)
+    network = RegionSentenceGenerator(encoded.features.shape[-1], len(SLOTS), settings, decoder)
+    optimiser = torch.optim.AdamW(
+        network.parameter_groups(settings.learning_rate, PRETRAINED_LR_SCALE), weight_decay=0.01)
     labels = torch.zeros(encoded.mask.shape)
     for row, found in enumerate(targets):
         labels[row, list(found)] = 1.0
@@ -74,6 +75,6 @@ def _step_loss(network: RegionSentenceGenerator, encoded: SlotFeatures, labels: 
     ids, mask = pad_ids([ids for _, _, ids in pairs], pad_id)
     memory = slot_memory(network, encoded.features, torch.tensor([p[0] for p in pairs]),
                          torch.tensor([p[1] for p in pairs]))
-    logits = network.token_logits(memory, ids[:, :-1], padding=~mask[:, :-1].bool())
+    logits = network.decoder.token_logits(memory, ids[:, :-1], padding=~mask[:, :-1].bool())
     gold = ids[:, 1:].masked_fill(~mask[:, 1:].bool(), -100)
     return selection + F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=-100)

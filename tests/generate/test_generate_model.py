@@ -9,8 +9,9 @@ import torch
 
 from cxralign.generate.data import SLOTS, encode_slots, slot_sentences
 from cxralign.generate.generator import ReportGenerator
-from cxralign.generate.model import RegionSentenceGenerator
+from cxralign.generate.model import RegionSentenceGenerator, TransformerSentenceDecoder
 from cxralign.generate.settings import GeneratorSettings
+from cxralign.generate.tokens import sentence_ids
 from cxralign.generate.train import train_network
 from cxralign.models.model import AlignmentModel
 from cxralign.models.wordpiece import train_wordpiece_tokenizer
@@ -35,9 +36,12 @@ def test_training_lowers_the_loss(encoded, gen_catalog, tmp_path):
                              encoded.image_ids)
     tokenizer = train_wordpiece_tokenizer(encoded.references, 200, tmp_path / "tok")
     settings = GeneratorSettings(steps=40, batch_images=8, width=32, heads=2, layers=1)
-    ids = [{slot: tokenizer(text, truncation=True, max_length=settings.max_tokens)["input_ids"]
+    ids = [{slot: sentence_ids(tokenizer, text, settings.max_tokens)
             for slot, text in found.items()} for found in targets]
-    _, losses = train_network(encoded, ids, len(tokenizer), tokenizer.pad_token_id, settings)
+    assert ids[0][next(iter(ids[0]))] == tokenizer(targets[0][next(iter(targets[0]))],
+                                                   truncation=True, max_length=32)["input_ids"]
+    decoder = TransformerSentenceDecoder(len(tokenizer), settings)
+    _, losses = train_network(encoded, ids, decoder, tokenizer.pad_token_id, settings)
     assert len(losses) == 40
     assert sum(losses[-5:]) / 5 < 0.75 * sum(losses[:5]) / 5
 
@@ -45,7 +49,8 @@ def test_training_lowers_the_loss(encoded, gen_catalog, tmp_path):
 def _network(max_tokens: int) -> RegionSentenceGenerator:
     torch.manual_seed(0)
     settings = GeneratorSettings(width=16, heads=2, layers=1, max_tokens=max_tokens)
-    return RegionSentenceGenerator(8, 20, len(SLOTS), settings).eval()
+    return RegionSentenceGenerator(8, len(SLOTS), settings,
+                                   TransformerSentenceDecoder(20, settings)).eval()
 
 
 def _memory(network: RegionSentenceGenerator, count: int) -> torch.Tensor:
@@ -56,9 +61,9 @@ def _memory(network: RegionSentenceGenerator, count: int) -> torch.Tensor:
 def test_greedy_decoding_respects_the_length_limit():
     network = _network(max_tokens=6)
     with torch.no_grad():
-        network.out[1].bias.fill_(0)
-        network.out[1].bias[7] = 100.0  # token 7 always wins: [SEP] (3) is never written
-    sequences = network.greedy(_memory(network, 5), bos=2, eos=3)
+        network.decoder.out[1].bias.fill_(0)
+        network.decoder.out[1].bias[7] = 100.0  # token 7 always wins: [SEP] (3) is never written
+    sequences = network.decoder.greedy(_memory(network, 5), bos=2, eos=3)
     assert [len(s) for s in sequences] == [5] * 5  # [CLS] + 5 tokens = max_tokens
     assert all(set(s) == {7} for s in sequences)
 
@@ -66,9 +71,9 @@ def test_greedy_decoding_respects_the_length_limit():
 def test_greedy_decoding_stops_at_sep():
     network = _network(max_tokens=30)
     with torch.no_grad():
-        network.out[1].bias.fill_(0)
-        network.out[1].bias[3] = 100.0
-    assert network.greedy(_memory(network, 4), bos=2, eos=3) == [[], [], [], []]
+        network.decoder.out[1].bias.fill_(0)
+        network.decoder.out[1].bias[3] = 100.0
+    assert network.decoder.greedy(_memory(network, 4), bos=2, eos=3) == [[], [], [], []]
 
 
 def test_saved_generator_reloads_to_the_same_reports(generator_dir, gen_catalog, encoder_dir):
