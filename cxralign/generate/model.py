@@ -4,7 +4,9 @@ Each slot (a region, or the whole image) is described by three memory tokens the
 attends to: the slot's frozen feature, the image's global feature (context: a right effusion
 reads differently beside cardiomegaly) and a learnt embedding of the slot's identity (the
 region's name decides the words: "left costophrenic angle" -> "left pleural effusion"). The
-selection head reads the same three tokens.
+selection head reads the same three tokens. With ``keywords`` set a fourth token carries the
+image's predicted finding probabilities (a keyword head on the global feature, AdaMatch's
+keywords), so every slot's sentence can draw on what the whole image shows.
 
 The decoder is one of two behind :class:`SentenceDecoder`: the offline default, a small
 transformer trained from scratch (:class:`TransformerSentenceDecoder`), or a pretrained
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from cxralign.generate.settings import GeneratorSettings
+from cxralign.vocabulary import FINDINGS
 
 
 class SentenceDecoder(nn.Module, ABC):
@@ -100,7 +103,14 @@ class RegionSentenceGenerator(nn.Module):
         self.feature_in = nn.Sequential(nn.LayerNorm(feature_dim), nn.Linear(feature_dim, width))
         self.global_in = nn.Sequential(nn.LayerNorm(feature_dim), nn.Linear(feature_dim, width))
         self.slot_embedding = nn.Embedding(slots, width)
-        self.select = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
+        self.keyword_head = self.keyword_in = None
+        if settings.keywords:
+            self.keyword_head = nn.Sequential(nn.LayerNorm(feature_dim),
+                                              nn.Linear(feature_dim, len(FINDINGS)))
+            self.keyword_in = nn.Linear(len(FINDINGS), width)
+        tokens = 3 if self.keyword_head is None else 4
+        self.select = nn.Sequential(nn.Linear(tokens * width, width), nn.GELU(),
+                                    nn.Linear(width, 1))
         self.decoder = decoder
 
     @property
@@ -110,9 +120,18 @@ class RegionSentenceGenerator(nn.Module):
 
     def memory(self, features: torch.Tensor, global_: torch.Tensor, slots: torch.Tensor
                ) -> torch.Tensor:
-        """``(M, 3, width)`` memory of M slots: feature, global feature, slot identity."""
-        return torch.stack([self.feature_in(features), self.global_in(global_),
-                            self.slot_embedding(slots)], dim=1)
+        """``(M, K, width)`` memory of M slots: feature, global feature, slot identity and,
+        with keywords, the predicted finding probabilities (K = 3 or 4)."""
+        tokens = [self.feature_in(features), self.global_in(global_), self.slot_embedding(slots)]
+        if self.keyword_in is not None:
+            tokens.append(self.keyword_in(torch.sigmoid(self.keyword_logits(global_))))
+        return torch.stack(tokens, dim=1)
+
+    def keyword_logits(self, global_: torch.Tensor) -> torch.Tensor:
+        """``(N, len(FINDINGS))`` logit that each finding is positive in the image."""
+        if self.keyword_head is None:
+            raise ValueError("this generator was trained without keywords")
+        return self.keyword_head(global_)
 
     def selection_logits(self, memory: torch.Tensor) -> torch.Tensor:
         """``(M,)`` logit that each slot has a sentence."""

