@@ -140,6 +140,9 @@ def verdicts(raw: dict, recipe: str) -> list[str]:
             continue
         mine, theirs = summary["generator"][metric], summary[other][metric]
         gap = mine["mean"] - theirs["mean"]
+        if len(mine["seeds"]) < 2:
+            lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (one seed: no spread)")
+            continue
         spread = max(mine["std"], theirs["std"])
         lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (2 std = {2 * spread:.3f}): "
                      + ("met" if gap > 2 * spread else "not met"))
