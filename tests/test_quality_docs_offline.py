@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_quality import images_table
 
 from cxralign.quality import SUITES, DataDocsSite, validate_table
 from cxralign.quality.offline import without_external_assets
-from test_quality import images_table
 
 EXTERNAL = re.compile(r"""(?:src|href)=["']?https?://""", re.IGNORECASE)
 
