@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from cxralign.eval.spread import mean_std
+from cxralign.eval.spread import mean_std, two_std
 
 HEADLINE = ["retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings", "retrieval_i2t_r1_study",
             "retrieval_i2t_r10_study", "probe_auc_100", "probe_auc_10", "probe_auc_1",
@@ -25,10 +25,10 @@ def gap_verdict(primary: dict, other: dict) -> str:
     """'+0.123 (shown)' when the gap exceeds two of the larger seed std, else '(not shown)';
     '(not shown (one seed))' when either row has no spread."""
     gap = primary["mean"] - other["mean"]
-    if primary["std"] is None or other["std"] is None:
+    margin = two_std(primary, other)
+    if margin is None:
         return f"{gap:+.3f} (not shown (one seed))"
-    shown = abs(gap) > 2 * max(primary["std"], other["std"])
-    return f"{gap:+.3f} ({'shown' if shown else 'not shown'})"
+    return f"{gap:+.3f} ({'shown' if abs(gap) > margin else 'not shown'})"
 
 
 def table(metrics: dict, primary: str = "asg") -> str:

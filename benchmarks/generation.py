@@ -25,6 +25,7 @@ import torch
 from cxralign.eval.evaluate import ModelEvaluation
 from cxralign.eval.report import generation_summary
 from cxralign.eval.run import ModelSpec, RunOutcome, spec_for_directory
+from cxralign.eval.spread import mean_std, two_std
 from cxralign.generate.data import encode_slots
 from cxralign.generate.evaluation import evaluate_generation
 from cxralign.generate.settings import GeneratorSettings
@@ -98,17 +99,12 @@ def table(raw: dict, recipe: str) -> str:
     rows = [r for r in summary if r != "chance"]
     lines = ["| metric | chance | " + " | ".join(rows) + " |", "|---|---|" + "---|" * len(rows)]
     for metric in HEADLINE:
-        cells = [_cell(summary[r][metric]) if metric in summary[r] else "–" for r in rows]
+        cells = [mean_std(summary[r][metric]["mean"], summary[r][metric]["std"])
+                 if metric in summary[r] else "–" for r in rows]
         level = chance.get(metric)
         lines.append(f"| {metric} | {'' if level is None else f'{level:.3f}'} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _cell(values: dict) -> str:
-    """Mean ± sample std over seeds; a single seed has no spread ("n/a")."""
-    spread = f"{values['std']:.3f}" if len(values["seeds"]) > 1 else "n/a"
-    return f"{values['mean']:.3f} ± {spread}"
 
 
 def seconds(raw: dict) -> list[str]:
@@ -140,12 +136,12 @@ def verdicts(raw: dict, recipe: str) -> list[str]:
             continue
         mine, theirs = summary["generator"][metric], summary[other][metric]
         gap = mine["mean"] - theirs["mean"]
-        if len(mine["seeds"]) < 2:
+        margin = two_std(mine, theirs)
+        if margin is None:
             lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (one seed: no spread)")
             continue
-        spread = max(mine["std"], theirs["std"])
-        lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (2 std = {2 * spread:.3f}): "
-                     + ("met" if gap > 2 * spread else "not met"))
+        lines.append(f"- {metric}: generator − {other} = {gap:+.3f} (2 std = {margin:.3f}): "
+                     + ("met" if gap > margin else "not met"))
     for label in dict.fromkeys(e["label"] for e in raw["runs"]):
         timed = [e["seconds"]["encode_and_generate_200"] for e in raw["runs"]
                  if e["label"] == label and "encode_and_generate_200" in e["seconds"]]

@@ -34,16 +34,16 @@ def measure(generator_dir: Path, catalog: Catalog) -> dict[str, float]:
     generator = ReportGenerator.load(generator_dir)
     model = AlignmentModel.load(generator.encoder_dir)
     test = encode_slots(model, catalog, generator.settings.split, generator.settings.batch_size)
-    found = [[s.text for s in slots] for slots in generator.sentences(test)]
-    contradictory = sum(len(consistent_sentences(list(dict.fromkeys(texts)), generator.parser))
-                        < len(dict.fromkeys(texts)) for texts in found)
-    unsettled = report_labels([" ".join(dict.fromkeys(texts)) for texts in found],
-                              generator.parser)
-    reports = generator.assemble(generator.sentences(test))
+    sentences = generator.sentences(test)
+    unique = [list(dict.fromkeys(s.text for s in slots)) for slots in sentences]
+    contradictory = sum(len(consistent_sentences(texts, generator.parser)) < len(texts)
+                        for texts in unique)
+    reports = generator.assemble(sentences)
+    unsettled = report_labels([" ".join(texts) for texts in unique], generator.parser)
     if finding_sets(report_labels(reports, generator.parser)) != finding_sets(unsettled):
         raise AssertionError("the consistency rule changed a report's positive findings")
     scores = score_reports(reports, test.references, generator.parser)
-    return {"reports": len(found), "contradictory_without_rule": contradictory / len(found),
+    return {"reports": len(unique), "contradictory_without_rule": contradictory / len(unique),
             "ce_f1_micro": scores["generation_ce_f1_micro"],
             "bleu4": scores["generation_bleu4"]}
 

@@ -41,15 +41,24 @@ LATERAL: Final = np.array([mirrored_region(name) is not None for name in REGIONS
 """Regions with a lateral partner: the only ones a flipped image may teach."""
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise IoU of two ``(..., 4)`` box arrays."""
+def box_area(box: np.ndarray) -> np.ndarray:
+    """Element-wise area of a ``(..., 4)`` box array (x0, y0, x1, y1)."""
+    box = np.asarray(box, dtype=np.float64)
+    return (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])
+
+
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise area shared by two ``(..., 4)`` box arrays (0 when they are apart)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
     height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = width * height
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-12)
+    return width * height
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise IoU of two ``(..., 4)`` box arrays."""
+    inter = box_intersection(a, b)
+    return inter / np.maximum(box_area(a) + box_area(b) - inter, 1e-12)
 
 
 def content_extent(image: np.ndarray) -> tuple[int, int]:

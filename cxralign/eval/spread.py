@@ -8,7 +8,7 @@ separated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
@@ -25,3 +25,10 @@ def seed_std(values: Sequence[float]) -> float | None:
 def mean_std(mean: float, std: float | None) -> str:
     """``0.650 ± 0.071``, or ``0.650 ± n/a`` for one seed."""
     return f"{mean:.3f} ± {NO_SPREAD if std is None else f'{std:.3f}'}"
+
+
+def two_std(primary: Mapping[str, object], other: Mapping[str, object]) -> float | None:
+    """Twice the larger seed std of two ``{mean, std, ...}`` rows: the margin a gap must
+    exceed before the benchmarks call it shown; ``None`` when either row has one seed."""
+    spreads = (primary["std"], other["std"])
+    return None if None in spreads else 2 * max(spreads)

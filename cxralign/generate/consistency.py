@@ -27,7 +27,10 @@ from functools import cache
 from itertools import permutations
 from typing import Final
 
+import numpy as np
+
 from cxralign.anatomy.atlas import default_atlas
+from cxralign.anatomy.geometry import box_area, box_intersection
 from cxralign.eval.clinical import POSITIVE
 from cxralign.text.pipeline import TripletParser
 from cxralign.text.triplets import Triplet
@@ -36,37 +39,29 @@ from cxralign.vocabulary import UNSPECIFIED_REGION
 INSIDE: Final = 0.5
 """Share of a region another must cover for the region to lie inside it."""
 
-Box = tuple[float, float, float, float]
-_WHOLE_IMAGE: Final[Box] = (0.0, 0.0, 1.0, 1.0)
+_WHOLE_IMAGE: Final = np.array([0.0, 0.0, 1.0, 1.0])
 
 
 @cache
-def _region_boxes() -> dict[str, Box]:
+def _region_boxes() -> dict[str, np.ndarray]:
     """Every region's box in the unit frame (the atlas on its average lungs)."""
     atlas = default_atlas()
     lungs = atlas.average_lungs(1.0, 1.0)
-    placed = atlas.place(lungs["right lung"], lungs["left lung"])
-    return {region: tuple(float(v) for v in box) for region, box in placed.items()}
+    return atlas.place(lungs["right lung"], lungs["left lung"])
 
 
-def _box(region: str) -> Box:
+def _box(region: str) -> np.ndarray:
     if region == UNSPECIFIED_REGION:
         return _WHOLE_IMAGE
     return _region_boxes().get(region, _WHOLE_IMAGE)
-
-
-def _area(box: Box) -> float:
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
 def lies_inside(region: str, other: str) -> bool:
     """Whether ``region`` lies inside ``other`` (module docstring)."""
     if region == other:
         return True
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = _box(region), _box(other)
-    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-    area = _area(_box(region))
-    return area > 0 and inter >= INSIDE * area
+    area = float(box_area(_box(region)))
+    return area > 0 and float(box_intersection(_box(region), _box(other))) >= INSIDE * area
 
 
 def _denies(negation: Triplet, statement: Triplet) -> bool:
