@@ -1,8 +1,9 @@
 """The RESULTS.md table of a phantom comparison: each headline metric's chance, trivial baseline
-and recipe means ± std, and whether the primary recipe's gap to each other row exceeds two
-standard deviations (the larger of the two rows' seed spreads), so no gap is claimed that the
-seeds do not show. A row from one seed has no spread (``std: null``, shown ``± n/a``): its gap
-is "not shown (one seed)", never compared against a std of 0.
+and the means ± std of the recipes and of the untrained baselines (detector-start, when the
+models started from an anatomy detector, and random-init), and whether the primary recipe's gap
+to each other row exceeds two standard deviations (the larger of the two rows' seed spreads), so
+no gap is claimed that the seeds do not show. A row from one seed has no spread (``std: null``,
+shown ``± n/a``): its gap is "not shown (one seed)", never compared against a std of 0.
 
 Run: ``python benchmarks/evaluation_table.py benchmarks/.work/evaluation/report/metrics.json``.
 """
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from cxralign.eval.run import DETECTOR_START, RANDOM_INIT
 from cxralign.eval.spread import mean_std, two_std
 
 HEADLINE = ["retrieval_i2t_r1_findings", "retrieval_t2i_r1_findings", "retrieval_i2t_r1_study",
@@ -32,7 +34,7 @@ def gap_verdict(primary: dict, other: dict) -> str:
 
 
 def table(metrics: dict, primary: str = "asg") -> str:
-    rows = [r for r in ("asg", "convirt", "random-init") if metrics.get(r)]
+    rows = [r for r in ("asg", "convirt", DETECTOR_START, RANDOM_INIT) if metrics.get(r)]
     others = [r for r in rows if r != primary]
     header = ["metric", "chance", "trivial", *rows, *(f"{primary} − {r}" for r in others)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

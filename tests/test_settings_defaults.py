@@ -169,3 +169,11 @@ def test_renamed_settings_keep_their_flags(tmp_path):
     ingest = _subparser(("ingest",))
     for flag in ("--image-size", "--staged-size"):
         assert ingest.parse_args(["in", "--out", "d", flag, "128"]).staged_size == 128
+
+
+def test_pretrain_takes_the_detector_to_start_from_as_a_flag():
+    """``--image-init-detector DIR`` is the setting, without writing a settings file."""
+    pretrain = _subparser(("pretrain",))
+    args = pretrain.parse_args(["--image-init-detector", "data/models/anatomy", "--out", "m"])
+    assert settings_from_args(args).image_init_detector == "data/models/anatomy"
+    assert settings_from_args(pretrain.parse_args(["--out", "m"])).image_init_detector == ""

@@ -4,7 +4,10 @@ summarising them per recipe as mean ± std over seeds.
 Model directories are those ``cxralign pretrain`` writes (``recipe.json`` + weights, with
 ``run.json`` naming recipe and seed); the random-init baseline is the primary recipe's exact
 architecture (its ``recipe.json``, so input size and widths match the trained models) built
-from a seed without any pre-training: the starting point every recipe trains from.
+from a seed without any pre-training and without any anatomy detector's weights. When the
+primary recipe started its image encoder from a detector, a second baseline, detector-start,
+is that starting point itself (the detector's backbone, untrained heads), so the table separates
+what the detector gives from what pre-training adds.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from cxralign.train.output import RUN_FILE
 logger = logging.getLogger(__name__)
 
 RANDOM_INIT = "random-init"
+DETECTOR_START = "detector-start"
 
 
 @dataclass(frozen=True)
@@ -107,13 +111,22 @@ def model_specs(
     random_init_recipe: RecipeConfig | None = None,
 ) -> list[ModelSpec]:
     """Specs of ``directories`` plus, when asked, the random-init baseline of
-    ``random_init_recipe`` (default: the first directory's recipe)."""
+    ``random_init_recipe`` (default: the first directory's recipe) and, when that recipe starts
+    from an anatomy detector still on disk, the detector-start baseline (same seeds)."""
     specs = [spec_for_directory(d) for d in directories]
     if random_init:
         recipe = random_init_recipe or (specs[0].recipe if specs else None)
         if recipe is None:
             raise ValueError("the random-init baseline needs a model directory or a recipe")
-        specs.extend(ModelSpec(RANDOM_INIT, seed, None, recipe) for seed in random_init_seeds)
+        untrained = recipe.model_copy(update={"image_init_detector": ""})
+        specs.extend(ModelSpec(RANDOM_INIT, seed, None, untrained) for seed in random_init_seeds)
+        detector = recipe.image_init_detector
+        if detector and Path(detector).is_dir():
+            specs.extend(ModelSpec(DETECTOR_START, seed, None, recipe)
+                         for seed in random_init_seeds)
+        elif detector:
+            logger.warning("no detector-start baseline: the anatomy detector %s the models "
+                           "started from is gone", detector)
     return specs
 
 

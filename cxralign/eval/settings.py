@@ -27,7 +27,8 @@ class EvaluationSettings(BaseModel):
     random_init: bool = Field(
         default=True,
         description="Also evaluate the primary recipe's architecture with no pre-training (the "
-        "lower bound every pre-training objective has to beat).",
+        "lower bound every pre-training objective has to beat) and, when it starts from an "
+        "anatomy detector, that start (detector-start: the detector's backbone, untrained heads).",
     )
     random_init_seeds: list[int] = Field(
         default=[0], description="Initialisation seeds of the random-init baseline: one, like "

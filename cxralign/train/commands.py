@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the loop imports torch and the models; `--help` should not 
 
 FLAG_FIELDS = ("steps", "epochs", "batch_size", "image_size", "image_output_stride",
                "text_layers", "accumulation", "learning_rate", "device", "workers",
-               "checkpoint_every")
+               "checkpoint_every", "image_init_detector")
 """The settings a flag sets; each flag's default is None, so the settings model's default holds."""
 
 FLAGS: dict[str, tuple[str, ...]] = {

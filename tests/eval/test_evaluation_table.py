@@ -33,3 +33,13 @@ def test_one_seed_row_reads_n_a_and_its_gap_is_not_shown():
     assert evaluation_table.table(metrics).splitlines()[-1] == (
         "| grounding_top1 | 0.250 | 0.400 | 0.610 ± 0.014 | 0.300 ± n/a | "
         "+0.310 (not shown (one seed)) |")
+
+
+def test_the_detector_start_row_sits_between_the_recipes_and_random_init():
+    metrics = {"asg": {"grounding_top1": _entry([0.6, 0.6], 0.0)},
+               "random-init": {"grounding_top1": _entry([0.1, 0.1], 0.0)},
+               "detector-start": {"grounding_top1": _entry([0.2, 0.2], 0.0)},
+               "chance": {"grounding_top1": 0.25}, "trivial": {}}
+    header = evaluation_table.table(metrics).splitlines()[0]
+    assert header == ("| metric | chance | trivial | asg | detector-start | random-init | "
+                      "asg − detector-start | asg − random-init |")
