@@ -12,7 +12,9 @@ plots) lands in ``<work>/report``, the seconds of each step in ``<work>/timings.
 
 Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2]
 [--pretrain-args --steps 150 ...]``. Torch threads follow ``OMP_NUM_THREADS`` (2 on the
-2-core reference machine).
+2-core reference machine). ``--pretrain-args --steps 600 --image-init-detector DIR`` starts
+every run from an anatomy detector (``cxralign anatomy train --backbone resnet18``); the
+evaluation then adds its detector-start row beside random-init (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
