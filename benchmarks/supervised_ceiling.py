@@ -3,10 +3,11 @@ ground-truth finding labels themselves, scored by AUC on the held-out split.
 
 A diagnostic for issue 12's probe target: the pre-trained encoder's probe cannot be expected to
 beat a network that was shown the answers with the same input size, start and budget. The tower
-is the recipes' ResNet-18 at output stride 16, optionally started from an anatomy detector's
-backbone; the head is one linear layer on the mean-pooled map; the loss is binary cross-entropy
-with ``pos_weight`` (negatives / positives, capped at 10) over the findings with at least five
-training positives; no augmentation; AdamW at lr 1e-3. Images go through the evaluation's input
+is the recipes' (their image encoder, output stride, batch size, learning rate and weight decay
+by default), or the detector's backbone when it starts from an anatomy detector; the head is one
+linear layer on the mean-pooled map; the loss is binary cross-entropy with ``pos_weight``
+(negatives / positives, capped at 10) over the findings the probe would score (its
+``probe_min_positives``); no augmentation; AdamW. Images go through the evaluation's input
 path (:func:`cxralign.eval.encode.model_inputs`) and labels come from the evaluation's own
 ground-truth reader (:func:`cxralign.eval.evaluate.label_sources`), so the split, labels and AUC
 are the probe's.
@@ -33,13 +34,14 @@ from cxralign.eval.encode import model_inputs
 from cxralign.eval.evaluate import label_sources
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import Catalog
-from cxralign.models.image_encoder import create_image_backbone, load_detector_backbone
+from cxralign.models.image_encoder import (
+    create_image_backbone,
+    detector_backbone,
+    load_detector_backbone,
+)
 from cxralign.models.recipes import RecipeConfig
 from cxralign.models.text_encoder import load_tokenizer
 from cxralign.vocabulary import FINDINGS
-
-MIN_POSITIVES = 5
-BATCH = 32
 
 
 def main() -> int:
@@ -62,19 +64,22 @@ def main() -> int:
     if truth.name != "ground truth" or truth.train is None:
         raise SystemExit("no ground truth covers both splits: check --ground-truth-dir and the key")
     train_labels = torch.tensor(truth.train == 1, dtype=torch.float32)
-    columns = [c for c in range(len(FINDINGS)) if train_labels[:, c].sum() >= MIN_POSITIVES]
-    backbone = create_image_backbone("resnet18", args.size, output_stride=16)
+    columns = [c for c in range(len(FINDINGS))
+               if train_labels[:, c].sum() >= settings.probe_min_positives]
+    encoder = detector_backbone(args.detector) if args.detector else recipe.image_encoder
+    backbone = create_image_backbone(encoder, args.size, output_stride=recipe.image_output_stride)
     if args.detector:
         load_detector_backbone(backbone, args.detector)
     head = nn.Linear(backbone.num_features, len(columns))
-    optimiser = torch.optim.AdamW([*backbone.parameters(), *head.parameters()], lr=1e-3,
-                                  weight_decay=0.05)
+    optimiser = torch.optim.AdamW([*backbone.parameters(), *head.parameters()],
+                                  lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     train_images, test_images = np.stack(train.examples.staged), np.stack(test.examples.staged)
     prevalence = train_labels[:, columns].mean(0).clamp(min=1e-3)
     pos_weight = ((1 - prevalence) / prevalence).clamp(max=10)
     started = time.perf_counter()
     for step in range(args.steps):
-        rows = np.random.default_rng(step).choice(len(train_images), BATCH, replace=False)
+        rows = np.random.default_rng(step).choice(len(train_images), recipe.batch_size,
+                                                  replace=False)
         images, _ = model_inputs(train_images[rows], args.size)
         logits = head(backbone.forward_features(images).mean((2, 3)))
         loss = F.binary_cross_entropy_with_logits(logits, train_labels[rows][:, columns],

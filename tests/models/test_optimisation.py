@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE, DetectorConfig
-from cxralign.anatomy.model import RegionDetectorNet
+from cxralign.anatomy.detector import CONFIG_FILE, DetectorConfig
 from cxralign.models.heads import ProjectionHead
 from cxralign.models.model import AlignmentModel
 from cxralign.train.loop import clip_each_group, freeze_prototypes, optimizer_groups
+from cxralign_fixtures.anatomy_detector import save_untrained_detector
 
 torch.set_num_threads(1)
 
@@ -110,26 +110,12 @@ def test_prototypes_are_frozen_during_the_first_epoch(tiny_recipe, batch_for) ->
     assert prototypes.grad is None
 
 
-def _saved_detector(directory) -> RegionDetectorNet:
-    """A randomly initialised resnet10t detector saved as `cxralign anatomy train` saves one."""
-    torch.manual_seed(3)
-    detector = RegionDetectorNet("resnet10t")
-    torch.save(detector.state_dict(), directory / WEIGHTS_FILE)
-    config = DetectorConfig("resnet10t", 64, ("right lung",))
-    (directory / CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
-    return detector
-
-
-def _starts_from(model: AlignmentModel, detector: RegionDetectorNet) -> bool:
-    expected = detector.backbone.state_dict()
-    return all(torch.equal(value, expected[key])
-               for key, value in model.image_encoder.backbone.state_dict().items())
-
-
 def test_image_encoder_starts_from_the_anatomy_detector_backbone(tiny_recipe, tmp_path) -> None:
-    detector = _saved_detector(tmp_path)
+    detector = save_untrained_detector(tmp_path)
     model = AlignmentModel(tiny_recipe("convirt", image_init_detector=str(tmp_path)))
-    assert _starts_from(model, detector)
+    expected = detector.backbone.state_dict()
+    for key, value in model.image_encoder.backbone.state_dict().items():
+        assert torch.equal(value, expected[key]), key
     with pytest.raises(ValueError, match="resnet10t"):
         AlignmentModel(tiny_recipe("convirt", image_encoder="resnet18",
                                    image_init_detector=str(tmp_path)))
@@ -147,26 +133,6 @@ def test_a_run_started_from_a_detector_takes_its_backbone_as_the_encoder(tmp_pat
     assert "image_encoder" not in RunSettings().recipe_overrides()
     with pytest.raises(FileNotFoundError, match="no anatomy detector"):
         RunSettings(image_init_detector=str(tmp_path / "missing")).recipe_overrides()
-
-
-def test_evaluation_baselines_separate_random_init_from_the_detector_start(
-    tiny_recipe, tmp_path
-) -> None:
-    """A detector-started recipe's random-init row is truly random; the detector's own start is
-    a second row, and it is left out (not an error) once the detector is gone."""
-    from cxralign.eval.run import DETECTOR_START, RANDOM_INIT, model_specs
-
-    detector = _saved_detector(tmp_path)
-    recipe = tiny_recipe("convirt", image_init_detector=str(tmp_path))
-    specs = model_specs([], True, [0, 1], recipe)
-    assert [(spec.label, spec.seed) for spec in specs] == [
-        (RANDOM_INIT, 0), (RANDOM_INIT, 1), (DETECTOR_START, 0), (DETECTOR_START, 1)]
-    assert not _starts_from(specs[0].build(), detector)
-    assert _starts_from(specs[2].build(), detector)
-    gone = recipe.model_copy(update={"image_init_detector": str(tmp_path / "deleted")})
-    assert [spec.label for spec in model_specs([], True, [0], gone)] == [RANDOM_INIT]
-    assert [spec.label for spec in model_specs([], True, [0], tiny_recipe("convirt"))] == [
-        RANDOM_INIT]
 
 
 def _head_on_half(rank: int) -> dict[str, torch.Tensor]:
