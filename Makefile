@@ -22,6 +22,16 @@ export CXRALIGN_DATA_DIR ?= $(CURDIR)/data
 # `dg` runs the project's own environment; naming it keeps dg from warning that none is active.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
+# pip install into venv $(1) with arguments $(2). torch's CUDA wheels are GBs from PyPI, and a
+# connection that drops mid-wheel should cost a retry, not the whole build: pip resumes a broken
+# download, and a failed install is tried again (the wheels already fetched stay in pip's cache).
+PIP_ATTEMPTS := 3
+pip_install = for attempt in $$(seq $(PIP_ATTEMPTS)); do \
+	  $(1)/bin/pip install -q --resume-retries 10 $(2) && break; \
+	  if [ "$$attempt" = $(PIP_ATTEMPTS) ]; then exit 1; fi; \
+	  echo "pip install failed (attempt $$attempt of $(PIP_ATTEMPTS)); trying again in 30 s" >&2; sleep 30; \
+	done
+
 .PHONY: demo demo-full test ui bench dvc defs
 
 # Real `dg launch` calls against the project's code location (cxralign_pipeline, found through
@@ -87,7 +97,7 @@ $(INSTALLED): pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(call pip_install,$(VENV),-e '.[dev]')
 	touch $@
 
 ## dvc: the DVC tool environment ($(VENV_DVC)/bin/dvc); `dvc repro` then rebuilds data/ without Dagster
@@ -97,7 +107,7 @@ $(DVC_INSTALLED):
 	rm -rf $(VENV_DVC)
 	$(PYTHON) -m venv $(VENV_DVC)
 	$(VENV_DVC)/bin/pip install -q --upgrade pip
-	$(VENV_DVC)/bin/pip install -q 'dvc==$(DVC_VERSION)'
+	$(call pip_install,$(VENV_DVC),'dvc==$(DVC_VERSION)')
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
