@@ -177,3 +177,16 @@ def test_pretrain_takes_the_detector_to_start_from_as_a_flag():
     args = pretrain.parse_args(["--image-init-detector", "data/models/anatomy", "--out", "m"])
     assert settings_from_args(args).image_init_detector == "data/models/anatomy"
     assert settings_from_args(pretrain.parse_args(["--out", "m"])).image_init_detector == ""
+
+
+def test_evaluate_takes_the_generator_budget_as_a_flag():
+    """``--generation-epochs`` sets the generator's budget (0 leaves it out); omitted, the
+    settings' default holds; a negative budget is refused naming the flag."""
+    from cxralign.eval.commands import evaluation_settings
+    evaluate = _subparser(("evaluate",))
+    assert evaluation_settings(evaluate.parse_args(["--out", "o", "--generation-epochs", "0"])
+                               ).generation_epochs == 0
+    assert evaluation_settings(evaluate.parse_args(["--out", "o"])).generation_epochs == (
+        EvaluationSettings.model_fields["generation_epochs"].default)
+    with pytest.raises(UsageError, match="--generation-epochs"):
+        evaluation_settings(evaluate.parse_args(["--out", "o", "--generation-epochs", "-1"]))

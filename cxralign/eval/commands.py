@@ -12,17 +12,23 @@ from cxralign.eval.settings import EvaluationSettings
 from cxralign.layout import default_data_dir
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def evaluation_settings(args: argparse.Namespace) -> EvaluationSettings:
+    """The settings the flags give (an omitted flag keeps the model's default); a value the
+    model refuses is a usage error naming its flag."""
     overrides = {
         "random_init": args.random_init, "random_init_seeds": args.random_init_seeds,
         "recipes": args.recipes, "probe_fractions": args.probe_fractions,
         "probe_seeds": args.probe_seeds, "segmentation_dir": args.segmentation_dir,
         "segmentation_epochs": args.segmentation_epochs, "split": args.split,
         "probe_min_positives": args.probe_min_positives, "retrieval_ks": args.retrieval_ks,
-        "ground_truth_dirs": args.ground_truth_dir,
+        "ground_truth_dirs": args.ground_truth_dir, "generation_epochs": args.generation_epochs,
     }
-    settings = validated(EvaluationSettings, {k: v for k, v in overrides.items() if v is not None},
-                         flags={"ground_truth_dirs": "--ground-truth-dir"})
+    return validated(EvaluationSettings, {k: v for k, v in overrides.items() if v is not None},
+                     flags={"ground_truth_dirs": "--ground-truth-dir"})
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    settings = evaluation_settings(args)
     for flag, folders in (("--model", args.model), ("--ground-truth-dir", args.ground_truth_dir)):
         for folder in folders or ():
             existing_dir(Path(folder), flag, "give a directory written by `cxralign pretrain` "
@@ -101,6 +107,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"lung-mask folder (default {defaults.segmentation_dir}; skipped "
                         "when absent)")
     parser.add_argument("--segmentation-epochs", type=int, help="decoder epochs")
+    parser.add_argument("--generation-epochs", type=float,
+                        help="epochs of the report generator trained on each model (default "
+                        f"{defaults.generation_epochs:g}; 0 scores only its baselines)")
     parser.add_argument("--split", help=f"held-out split (default {defaults.split!r})")
     parser.add_argument("--no-catalog", action="store_true",
                         help="do not write the evaluation_metrics table into DATA's catalog")
