@@ -1,20 +1,24 @@
 """The phantom comparison: does ASG beat ConVIRT and the untrained architecture downstream?
 
 Builds a phantom catalog with gold anatomy boxes (``cxralign_fixtures.phantom_catalog``; 2,000 studies
-by default, enough that 300 steps of 32 pairs do not memorise the training split), pre-trains
-every recipe × seed with ``cxralign pretrain`` at the training defaults
+by default, enough that a few hundred steps of 32 pairs do not memorise the training split),
+trains the pipeline's default anatomy detector (``cxralign anatomy train``: resnet10t on 300
+phantom radiographs, under a minute; the ``anatomy_detector`` asset's defaults), pre-trains every
+recipe × seed with ``cxralign pretrain`` started from that detector (as ``pretrained_model``
+does by default) for ``--steps`` steps at the other training defaults
 (:class:`cxralign.train.settings.PretrainSettings`: 64 px, stride-16 map, frozen cached MiniLM,
-300 steps at lr 1e-3; skipping model directories that already exist, so a run can be resumed or
-extended), then runs ``cxralign evaluate`` over all of them plus the random-init baseline.
-Everything goes under ``--work`` (default ``benchmarks/.work/evaluation``); the report
-(``summary.md``, ``metrics.json`` with every metric's chance level and trivial baseline,
-plots) lands in ``<work>/report``, the seconds of each step in ``<work>/timings.json``.
+lr 1e-3), skipping model directories that already exist (so a run can be resumed or extended),
+then runs ``cxralign evaluate`` over all of them plus the random-init and detector-start
+baselines. Everything goes under ``--work`` (default ``benchmarks/.work/evaluation``); the report
+(``summary.md``, ``metrics.json`` with every metric's chance level and trivial baseline, plots)
+lands in ``<work>/report``, the seconds of each step in ``<work>/timings.json``.
 
-Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2]
-[--pretrain-args --steps 150 ...]``. Torch threads follow ``OMP_NUM_THREADS`` (2 on the
-2-core reference machine). ``--pretrain-args --steps 600 --image-init-detector DIR`` starts
-every run from an anatomy detector (``cxralign anatomy train --backbone resnet18``); the
-evaluation then adds its detector-start row beside random-init (``benchmarks/RESULTS.md``).
+Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2] [--steps 600]
+[--no-detector] [--pretrain-args ...]``, then ``python benchmarks/evaluation_table.py
+<work>/report/metrics.json``. Torch threads follow ``OMP_NUM_THREADS`` (2 on the 2-core
+reference machine). ``--no-detector`` trains the recipes' own encoder from a random start;
+``--pretrain-args --image-init-detector DIR`` starts from another detector (e.g. one trained on
+real lung boxes with ``--backbone resnet18``; ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from cxralign.anatomy.detector import CONFIG_FILE
 from cxralign.io.secret_key import KEY_ENV_VAR
 from cxralign.layout import pretrain_run_dir, staged_dir
 from cxralign_fixtures.phantom_catalog import build_phantom_catalog
@@ -44,6 +49,10 @@ def main() -> int:
     parser.add_argument("--recipes", nargs="+", default=["asg", "convirt"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2, help="synthesis/ingest processes")
+    parser.add_argument("--steps", type=int, default=600,
+                        help="optimiser steps of every pre-training run")
+    parser.add_argument("--no-detector", action="store_true",
+                        help="start the image encoders at random instead of from the detector")
     parser.add_argument("--pretrain-args", nargs=argparse.REMAINDER, default=[],
                         help="extra arguments for every cxralign pretrain (last)")
     args = parser.parse_args()
@@ -57,6 +66,8 @@ def main() -> int:
                               workers=args.workers)
         timings["catalog"] = _report("phantom catalog", started)
     cli = [sys.executable, "-m", "cxralign"]
+    start = [] if args.no_detector else ["--image-init-detector",
+                                         str(_default_detector(cli, args.work, timings))]
     for seed in args.seeds:
         for recipe in args.recipes:
             out = pretrain_run_dir(data, recipe, seed)
@@ -64,7 +75,8 @@ def main() -> int:
                 continue
             started = time.perf_counter()
             subprocess.run([*cli, "pretrain", "--recipe", recipe, "--seed", str(seed),
-                            "--data", str(data), "--out", str(out), *args.pretrain_args],
+                            "--data", str(data), "--out", str(out), "--steps", str(args.steps),
+                            *start, *args.pretrain_args],
                            check=True, stdout=subprocess.DEVNULL)
             timings[f"pretrain {recipe} seed {seed}"] = _report(
                 f"pretrain {recipe} seed {seed}", started)
@@ -75,6 +87,17 @@ def main() -> int:
     timings["evaluate"] = _report("evaluate", started)
     (args.work / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
     return 0
+
+
+def _default_detector(cli: list[str], work: Path, timings: dict[str, float]) -> Path:
+    """``<work>/detector``: the anatomy detector the pipeline trains by default (trained once)."""
+    detector = work / "detector"
+    if not (detector / CONFIG_FILE).is_file():
+        started = time.perf_counter()
+        subprocess.run([*cli, "anatomy", "train", "--out", str(detector), "--seed", "0"],
+                       check=True, stdout=subprocess.DEVNULL)
+        timings["anatomy detector"] = _report("anatomy detector", started)
+    return detector
 
 
 def _report(step: str, started: float) -> float:

@@ -52,9 +52,12 @@ class RecipeConfig(BaseModel):
 
     # ---- image encoder -------------------------------------------------------------------
     image_encoder: str = Field(
-        default="resnet18",
-        description="timm model name, built with in_chans=1. Paper scale: resnet50 (ConVIRT, "
-        "MGCA, ASG) or vit_base_patch16_224 (MGCA ViT-B/16); vit_tiny_patch16_224 runs on a CPU.",
+        default="resnet10t",
+        description="timm model name, built with in_chans=1. resnet10t is the anatomy "
+        "detector's default backbone, so starting from the detector keeps the architecture; at "
+        "64 px and 600 CPU steps it also learned more than resnet18 from a random start "
+        "(benchmarks/RESULTS.md, session 9). Paper scale: resnet50 (ConVIRT, MGCA, ASG) or "
+        "vit_base_patch16_224 (MGCA ViT-B/16); vit_tiny_patch16_224 runs on a CPU.",
     )
     image_size: int = Field(
         default=64, ge=32,

@@ -24,7 +24,8 @@ def test_every_recipe_and_seed_is_its_own_partition():
 
 def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
     settings = tiny.settings(steps=2, checkpoint_every=100)
-    config = settings.model_dump(include=set(RunSettings.model_fields))
+    config = {**settings.model_dump(include=set(RunSettings.model_fields)),
+              "init_from_anatomy_detector": False}  # the recipe's own encoder, from scratch
     result = dg.materialize([pretrained_model], partition_key="convirt|1",
                             resources=local_resources(str(tiny.data)),
                             run_config={"ops": {"pretrained_model": {"config": config}}})
@@ -42,9 +43,29 @@ def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
     assert record is not None and record.data_version == materialization.tags["dagster/data_version"]
 
 
-def test_the_anatomy_detector_can_start_the_image_encoder(tiny):
-    """``init_from_anatomy_detector``: the run's encoder is the detector's backbone, and the
-    lineage record names the detector among the run's inputs."""
+def test_without_a_detector_the_default_start_fails_and_says_how_to_go_on(tiny, tmp_path):
+    """``init_from_anatomy_detector`` is on by default: with no anatomy_detector materialised
+    the run fails before training, naming the asset and the setting that turns it off."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny.data, data, ignore=shutil.ignore_patterns("models"))
+    settings = tiny.settings(steps=1, checkpoint_every=100)
+    result = dg.materialize([pretrained_model], partition_key="asg|1",
+                            resources=local_resources(str(data)), raise_on_error=False,
+                            run_config={"ops": {"pretrained_model": {"config": settings.model_dump(
+                                include=set(RunSettings.model_fields))}}})
+    assert not result.success
+    failure = result.failure_data_for_node("pretrained_model")
+    message = failure.error.cause.message if failure.error.cause else failure.error.message
+    assert "materialise anatomy_detector first" in message
+    assert "init_from_anatomy_detector: false" in message
+    assert not (data / "models" / "pretrain").exists()
+
+
+def test_the_anatomy_detector_starts_the_image_encoder_by_default(tiny):
+    """``init_from_anatomy_detector`` (the default): the run's encoder is the detector's
+    backbone, and the lineage record names the detector among the run's inputs."""
     import torch
 
     from cxralign import layout
@@ -56,8 +77,7 @@ def test_the_anatomy_detector_can_start_the_image_encoder(tiny):
     torch.save(RegionDetectorNet("resnet10t").state_dict(), detector / WEIGHTS_FILE)
     (detector / CONFIG_FILE).write_text(DetectorConfig("resnet10t", 64, ("right lung",)).to_json())
     settings = tiny.settings(steps=1, checkpoint_every=100)
-    config = {**settings.model_dump(include=set(RunSettings.model_fields)),
-              "init_from_anatomy_detector": True}
+    config = settings.model_dump(include=set(RunSettings.model_fields))
     result = dg.materialize([pretrained_model], partition_key="asg|2",
                             resources=local_resources(str(tiny.data)),
                             run_config={"ops": {"pretrained_model": {"config": config}}})
