@@ -94,7 +94,7 @@ def _default_detector(cli: list[str], work: Path, timings: dict[str, float]) -> 
     detector = work / "detector"
     if not (detector / CONFIG_FILE).is_file():
         started = time.perf_counter()
-        subprocess.run([*cli, "anatomy", "train", "--out", str(detector), "--seed", "0"],
+        subprocess.run([*cli, "anatomy", "train", "--out", str(detector)],
                        check=True, stdout=subprocess.DEVNULL)
         timings["anatomy detector"] = _report("anatomy detector", started)
     return detector

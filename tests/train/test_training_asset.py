@@ -46,10 +46,8 @@ def test_a_partition_trains_its_recipe_and_seed_through_pipes(tiny):
 def test_without_a_detector_the_default_start_fails_and_says_how_to_go_on(tiny, tmp_path):
     """``init_from_anatomy_detector`` is on by default: with no anatomy_detector materialised
     the run fails before training, naming the asset and the setting that turns it off."""
-    import shutil
-
-    data = tmp_path / "data"
-    shutil.copytree(tiny.data, data, ignore=shutil.ignore_patterns("models"))
+    data = tmp_path / "data"  # no models/anatomy
+    data.mkdir()
     settings = tiny.settings(steps=1, checkpoint_every=100)
     result = dg.materialize([pretrained_model], partition_key="asg|1",
                             resources=local_resources(str(data)), raise_on_error=False,
@@ -60,22 +58,18 @@ def test_without_a_detector_the_default_start_fails_and_says_how_to_go_on(tiny, 
     message = failure.error.cause.message if failure.error.cause else failure.error.message
     assert "materialise anatomy_detector first" in message
     assert "init_from_anatomy_detector: false" in message
-    assert not (data / "models" / "pretrain").exists()
+    assert not (data / "models").exists()
 
 
 def test_the_anatomy_detector_starts_the_image_encoder_by_default(tiny):
     """``init_from_anatomy_detector`` (the default): the run's encoder is the detector's
     backbone, and the lineage record names the detector among the run's inputs."""
-    import torch
-
     from cxralign import layout
-    from cxralign.anatomy.detector import CONFIG_FILE, WEIGHTS_FILE, DetectorConfig
-    from cxralign.anatomy.model import RegionDetectorNet
+    from cxralign_fixtures.anatomy_detector import save_untrained_detector
 
     detector = layout.anatomy_model_dir(tiny.data)
     detector.mkdir(parents=True, exist_ok=True)
-    torch.save(RegionDetectorNet("resnet10t").state_dict(), detector / WEIGHTS_FILE)
-    (detector / CONFIG_FILE).write_text(DetectorConfig("resnet10t", 64, ("right lung",)).to_json())
+    save_untrained_detector(detector)  # the tiny recipe's own tower is test_vit
     settings = tiny.settings(steps=1, checkpoint_every=100)
     config = settings.model_dump(include=set(RunSettings.model_fields))
     result = dg.materialize([pretrained_model], partition_key="asg|2",

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from cxralign import layout
+from cxralign.anatomy.detector import CONFIG_FILE
 from cxralign.anatomy.draw import draw_boxes
 from cxralign.anatomy.partitions import load_optional_detector, write_boxes
 from cxralign.anatomy.settings import AnatomySettings
@@ -51,6 +52,16 @@ def _training_sources(config: AnatomyDetectorConfig) -> list[TrainingSource]:
     return sources
 
 
+def materialised_detector(data_dir: Path | str, otherwise: str = "") -> Path:
+    """The anatomy_detector asset's model directory, or an error that says to materialise it
+    (and ``otherwise``, what else the caller could do) when it holds no detector."""
+    model_dir = layout.anatomy_model_dir(data_dir)
+    if not (model_dir / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"no anatomy detector in {model_dir}: materialise anatomy_detector "
+                                f"first{', or ' + otherwise if otherwise else ''}")
+    return model_dir
+
+
 @stage_asset(kinds={"pytorch"})
 def anatomy_detector(
     context: dg.AssetExecutionContext, config: AnatomyDetectorConfig, catalog: CatalogResource
@@ -76,11 +87,9 @@ def anatomy_boxes(
     detector where it is confident and the anatomical atlas elsewhere (``source`` says which)."""
     store = catalog.catalog
     batch = context.partition_key
-    model_dir = layout.anatomy_model_dir(catalog.data_dir)
 
     def work() -> StepOutcome:
-        if not model_dir.is_dir():
-            raise FileNotFoundError(f"no anatomy detector in {model_dir}: materialise anatomy_detector first")
+        model_dir = materialised_detector(catalog.data_dir)
         boxes = write_boxes(store, batch, load_optional_detector(model_dir), config)
         images = store.read_table("images", [batch])
         written = [store.partition_path("boxes", batch)]

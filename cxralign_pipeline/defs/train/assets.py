@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from cxralign import layout
-from cxralign.anatomy.detector import CONFIG_FILE
 from cxralign.lineage.step import Upstream
 from cxralign.train.lineage import TRAINING_INPUTS
 from cxralign.train.output import LOG_FILE
 from cxralign.train.plots import loss_curves
 from cxralign.train.runs import pretrain_command
 from cxralign.train.settings import PretrainSettings, RunSettings
+from cxralign_pipeline.defs.anatomy.assets import anatomy_detector, materialised_detector
 from cxralign_pipeline.defs.train import pipes
 from cxralign_pipeline.defs.train.launchers import TrainingLauncher
 from cxralign_pipeline.lib.metadata import png_markdown
@@ -51,7 +51,7 @@ PIPES_ENTRY_POINT = (pipes.__name__,)
 
 @stage_asset(
     deps=[*(dg.AssetDep(asset, partition_mapping=dg.AllPartitionMapping())
-            for asset in TRAINING_INPUTS), "anatomy_detector"],
+            for asset in TRAINING_INPUTS), anatomy_detector],
     partitions_def=TRAINING_RUNS,
     kinds={"pytorch"},
 )
@@ -64,14 +64,11 @@ def pretrained_model(
     data = Path(catalog.data_dir)
     key = context.partition_key.keys_by_dimension
     recipe, seed = key["recipe"], int(key["seed"])
-    detector = layout.anatomy_model_dir(data)
     values = config.model_dump(exclude={"init_from_anatomy_detector"})
     if config.init_from_anatomy_detector:
-        if not (detector / CONFIG_FILE).is_file():
-            raise FileNotFoundError(
-                f"no anatomy detector in {detector}: materialise anatomy_detector first, or set "
-                "init_from_anatomy_detector: false to train the image encoder from scratch")
-        values["image_init_detector"] = str(detector)
+        values["image_init_detector"] = str(materialised_detector(
+            data, otherwise="set init_from_anatomy_detector: false to train the image encoder "
+            "from scratch"))
     settings = PretrainSettings.model_validate({**values, "recipe": recipe, "seeds": [seed]})
 
     def work() -> StepOutcome:
@@ -87,7 +84,8 @@ def pretrained_model(
             run = training_launcher.launch(context, command)[-1]
         return StepOutcome(outputs=[Path(run["model_dir"])], metadata=_metadata(run))
 
-    used = [Upstream("anatomy_detector", None, [detector])] if settings.image_init_detector else []
+    used = ([Upstream("anatomy_detector", None, [Path(settings.image_init_detector)])]
+            if settings.image_init_detector else [])
     return recorded_step(context, data, settings, work, sources=used)
 
 
