@@ -13,7 +13,7 @@ baselines. Everything goes under ``--work`` (default ``benchmarks/.work/evaluati
 (``summary.md``, ``metrics.json`` with every metric's chance level and trivial baseline, plots)
 lands in ``<work>/report``, the seconds of each step in ``<work>/timings.json``.
 
-Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2] [--steps 600]
+Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2] [--steps 900]
 [--no-detector] [--pretrain-args ...]``, then ``python benchmarks/evaluation_table.py
 <work>/report/metrics.json``. Torch threads follow ``OMP_NUM_THREADS`` (2 on the 2-core
 reference machine). ``--no-detector`` trains the recipes' own encoder from a random start;
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--recipes", nargs="+", default=["asg", "convirt"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2, help="synthesis/ingest processes")
-    parser.add_argument("--steps", type=int, default=600,
+    parser.add_argument("--steps", type=int, default=900,
                         help="optimiser steps of every pre-training run")
     parser.add_argument("--no-detector", action="store_true",
                         help="start the image encoders at random instead of from the detector")

@@ -14,7 +14,7 @@ The defaults are sized for a shared 2-core CPU and for learning, not just runnin
 MiniLM frozen (its outputs are computed once per distinct text and cached, so depth costs one
 pass) and 32 pairs per step at lr 1e-3 for the image side, with 150 steps here (about ten
 passes over the demo's ~490 training images, where 300 would overfit; the global loss only
-starts to fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 300 on
+starts to fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 900 on
 2,000 studies), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the partitions of
 ``pretrained_model``). Paper-scale runs override ``image_size`` (224), ``image_output_stride``
 (32, the ResNet's own), ``epochs`` (50), ``steps`` (0), ``batch_size`` (128 per GPU × GPUs)
