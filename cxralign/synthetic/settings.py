@@ -9,7 +9,7 @@ class SynthesisSettings(BaseModel):
     """How big the embedded default batch is and which seed makes it.
 
     600 studies (about 490 training images) are what ``make demo`` runs in minutes on two cores
-    and still learn in 150 steps; ``make demo-full`` and the benchmarks use 2,000, where 300
+    and still learn in 150 steps; ``make demo-full`` and the benchmarks use 2,000, where 900
     steps do not overfit. The seed makes the batch reproducible byte for byte.
     """
 

@@ -12,13 +12,14 @@ pipeline runs. Its recipe overrides default to 0, "the recipe's own", so a run, 
 The defaults are sized for a shared 2-core CPU and for learning, not just running: the recipes'
 64 px inputs at stride 16 (4 × 4 cells, so an anatomical region covers several), the whole
 MiniLM frozen (its outputs are computed once per distinct text and cached, so depth costs one
-pass) and 32 pairs per step at lr 1e-3 for the image side, with 150 steps here (about ten
-passes over the demo's ~490 training images, where 300 would overfit; the global loss only
-starts to fall after ~100 steps, ``benchmarks/RESULTS.md``; ``make demo-full`` runs 900 on
-2,000 studies), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the partitions of
-``pretrained_model``). Paper-scale runs override ``image_size`` (224), ``image_output_stride``
-(32, the ResNet's own), ``epochs`` (50), ``steps`` (0), ``batch_size`` (128 per GPU × GPUs)
-and ``learning_rate`` (1e-4).
+pass) and 32 pairs per step at lr 1e-3 for the image side, for the recipe's ten passes over
+the training split (``steps`` 0): 150 steps on the demo's ~490 training images, where 300 would
+overfit (the global loss only starts to fall after ~100 steps, ``benchmarks/RESULTS.md``), and
+about 490 on 2,000 studies, so a larger catalog trains longer without a flag (``make
+demo-full`` and the benchmark set 900 there), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the
+partitions of ``pretrained_model``). Paper-scale runs override ``image_size`` (224),
+``image_output_stride`` (32, the ResNet's own), ``epochs`` (50), ``batch_size`` (128 per GPU ×
+GPUs) and ``learning_rate`` (1e-4).
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ class RunSettings(BaseModel):
         "(0 = the recipe's own); `steps`, when set, wins.",
     )
     steps: int = Field(
-        default=150, ge=0,
-        description="Optimiser steps (the schedule's length); 0 = as many as the epochs give. "
-        "Hundreds are needed before the image tower learns from scratch.",
+        default=0, ge=0,
+        description="Optimiser steps (the schedule's length); 0 = as many as the epochs give "
+        "(the recipe's 10 passes: 150 steps on the demo, ~490 on 2,000 studies). Hundreds are "
+        "needed before the image tower learns.",
     )
     batch_size: int = Field(
         default=0, ge=0,
