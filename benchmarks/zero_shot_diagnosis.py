@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +34,19 @@ import torch.nn.functional as F
 
 from cxralign.eval.auc import auc_per_finding, macro
 from cxralign.eval.data import load_split
-from cxralign.eval.encode import encode_images, encode_token_rows
+from cxralign.eval.encode import (
+    encode_images,
+    encode_strings,
+    encode_token_rows,
+    tokenize_strings,
+)
 from cxralign.eval.evaluate import label_sources
 from cxralign.eval.settings import EvaluationSettings
-from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_scores
+from cxralign.eval.zero_shot import prompt_ensembles, zero_shot_scores
 from cxralign.io.catalog import Catalog
 from cxralign.models.model import AlignmentModel
 from cxralign.train.collate import pad_ids
 from cxralign.vocabulary import FINDINGS
-
-Encoder = Callable[[list[tuple[int, ...]]], torch.Tensor]
 
 
 def main() -> int:
@@ -62,29 +65,33 @@ def main() -> int:
     labels = label_sources(catalog, test, train, settings)[0][0]
     images = encode_images(model, test.examples.staged, None, settings.batch_size).global_
 
-    def head(rows: list[tuple[int, ...]]) -> torch.Tensor:
-        return encode_token_rows(model, rows, settings.batch_size)
-
-    def raw(rows: list[tuple[int, ...]]) -> torch.Tensor:
+    def raw(rows: list[list[int]]) -> torch.Tensor:
+        """The text encoder's pooled features, before the projection head."""
         ids, mask = pad_ids(rows, model.tokenizer.pad_token_id or 0)
         with torch.no_grad():
             return model.text_encoder(ids, mask).pooled
 
-    def ensembles(encoder: Encoder) -> tuple[torch.Tensor, torch.Tensor]:
-        return tuple(ensemble(encoder(_token_rows(model, prompts(FINDINGS, templates),
-                                                  recipe.max_sentence_tokens)), len(templates))
-                     for templates in (settings.positive_prompts, settings.negative_prompts))
+    def prompt_sides(embed: Callable[[list[str]], torch.Tensor]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        return prompt_ensembles(embed, settings.positive_prompts, settings.negative_prompts,
+                                FINDINGS)
 
+    head_prompts = prompt_sides(lambda texts: encode_strings(
+        model, texts, recipe.max_sentence_tokens, settings.batch_size))
+    raw_prompts = prompt_sides(lambda texts: raw(tokenize_strings(
+        model, texts, recipe.max_sentence_tokens)))
     reports = [example.report_ids for example in test.examples.examples]
-    train_reports = F.normalize(head([e.report_ids for e in train.examples.examples]), dim=-1)
+    train_reports = F.normalize(encode_token_rows(
+        model, [e.report_ids for e in train.examples.examples], settings.batch_size), dim=-1)
     rows = {
-        "prompts -> images": zero_shot_scores(images, *ensembles(head)),
-        "prompts -> reports (head)": zero_shot_scores(head(reports), *ensembles(head)),
-        "prompts -> reports (raw encoder)": zero_shot_scores(raw(reports), *ensembles(raw)),
+        "prompts -> images": zero_shot_scores(images, *head_prompts),
+        "prompts -> reports (head)": zero_shot_scores(
+            encode_token_rows(model, reports, settings.batch_size), *head_prompts),
+        "prompts -> reports (raw encoder)": zero_shot_scores(raw(reports), *raw_prompts),
         "report prototypes -> images": zero_shot_scores(
             images, *_prototypes(train_reports, labels.train)),
         "positive prompts only -> images": (F.normalize(images, dim=-1)
-                                            @ F.normalize(ensembles(head)[0], dim=-1).T),
+                                            @ F.normalize(head_prompts[0], dim=-1).T),
     }
     scored = {name: auc_per_finding(scores, labels.test, FINDINGS)
               for name, scores in rows.items()}
@@ -97,15 +104,9 @@ def main() -> int:
     return 0
 
 
-def _token_rows(model: AlignmentModel, texts: Sequence[str], max_tokens: int
-                ) -> list[tuple[int, ...]]:
-    ids = model.tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
-    return [tuple(row) for row in ids]
-
-
 def _prototypes(reports: torch.Tensor, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(F, D)`` mean report embedding with each finding present, and with it absent (a
-    finding without both is given zeros, so its AUC is 0.5 rather than an error)."""
+    """``(F, D)`` mean report embedding with each finding present, and with it absent (zeros
+    for a side no training report has, so that finding is scored by its other side alone)."""
     def mean(rows: np.ndarray) -> torch.Tensor:
         chosen = torch.from_numpy(rows)
         return reports[chosen].mean(dim=0) if chosen.any() else reports.new_zeros(reports.shape[1])

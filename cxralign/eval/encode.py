@@ -106,5 +106,10 @@ def encode_strings(
     model: AlignmentModel, texts: Sequence[str], max_tokens: int, batch_size: int
 ) -> torch.Tensor:
     """``(N, D)`` global text embeddings of raw strings (prompts)."""
-    ids = model.tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
-    return encode_token_rows(model, ids, batch_size)
+    return encode_token_rows(model, tokenize_strings(model, texts, max_tokens), batch_size)
+
+
+def tokenize_strings(model: AlignmentModel, texts: Sequence[str], max_tokens: int
+                     ) -> list[list[int]]:
+    """Token id rows of raw strings as the model's tokenizer makes them, cut at ``max_tokens``."""
+    return model.tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]

@@ -48,7 +48,7 @@ from cxralign.eval.segmentation import (
 )
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
-from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
+from cxralign.eval.zero_shot import prompt_ensembles, zero_shot_auc
 from cxralign.generate.evaluation import (
     MOST_FREQUENT,
     ScoredRows,
@@ -228,11 +228,10 @@ def _retrieval(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSet
 
 def _zero_shot(model: AlignmentModel, encoded: _Encoded, settings: EvaluationSettings,
                result: ModelEvaluation) -> None:
-    positive, negative = (
-        ensemble(encode_strings(model, prompts(FINDINGS, templates),
-                                model.recipe.max_sentence_tokens, settings.batch_size),
-                 len(templates))
-        for templates in (settings.positive_prompts, settings.negative_prompts))
+    positive, negative = prompt_ensembles(
+        lambda texts: encode_strings(model, texts, model.recipe.max_sentence_tokens,
+                                     settings.batch_size),
+        settings.positive_prompts, settings.negative_prompts, FINDINGS)
     for source in encoded.labels:
         name = f"zero_shot_auc{source.suffix}"
         per_finding = zero_shot_auc(encoded.test_images.global_, positive, negative, source.test,

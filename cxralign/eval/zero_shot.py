@@ -12,7 +12,7 @@ encoder row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,17 @@ def ensemble(embeddings: torch.Tensor, templates: int) -> torch.Tensor:
     normalised = F.normalize(embeddings.float(), dim=-1)
     grouped = normalised.reshape(templates, -1, normalised.shape[-1])
     return F.normalize(grouped.mean(dim=0), dim=-1)
+
+
+def prompt_ensembles(
+    embed: Callable[[list[str]], torch.Tensor], positive_templates: Sequence[str],
+    negative_templates: Sequence[str], findings: Sequence[str],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(F, D)`` positive and negative ensembles of ``findings``, every prompt embedded by
+    ``embed`` (strings -> ``(N, D)``), so the same prompts can be read by any text side."""
+    positive, negative = (ensemble(embed(prompts(findings, templates)), len(templates))
+                          for templates in (positive_templates, negative_templates))
+    return positive, negative
 
 
 def zero_shot_scores(

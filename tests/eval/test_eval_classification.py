@@ -10,7 +10,7 @@ import torch
 from cxralign.eval.auc import auc_per_finding, macro
 from cxralign.eval.labels import IGNORE, finding_labels
 from cxralign.eval.probe import linear_probe, probe_metric_name, stratified_subset
-from cxralign.eval.zero_shot import ensemble, prompts, zero_shot_auc
+from cxralign.eval.zero_shot import ensemble, prompt_ensembles, prompts, zero_shot_auc
 from cxralign.pairs.tags import tag_vector
 from cxralign.vocabulary import FINDINGS
 
@@ -63,6 +63,23 @@ def test_prompt_ensemble_averages_each_findings_templates():
     merged = ensemble(embeddings, templates=2)
     assert torch.allclose(merged[0], torch.tensor([1.0, 1.0, 0]) / 2**0.5)  # unit-length mean
     assert torch.allclose(merged[1], torch.tensor([0, 0, 1.0]))
+
+
+def test_prompt_ensembles_embed_both_sides_with_the_given_text_side():
+    vocabulary = {"There is edema.": [1.0, 0, 0], "No edema.": [0, 1.0, 0],
+                  "There is pneumothorax.": [0, 0, 1.0], "No pneumothorax.": [0, 0, -1.0]}
+    seen: list[list[str]] = []
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        seen.append(texts)
+        return torch.tensor([vocabulary[text] for text in texts])
+
+    positive, negative = prompt_ensembles(embed, ["There is {finding}."], ["No {finding}."],
+                                          ["edema", "pneumothorax"])
+    assert seen == [["There is edema.", "There is pneumothorax."],
+                    ["No edema.", "No pneumothorax."]]
+    assert torch.equal(positive, torch.tensor([[1.0, 0, 0], [0, 0, 1.0]]))
+    assert torch.equal(negative, torch.tensor([[0, 1.0, 0], [0, 0, -1.0]]))
 
 
 def _separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
