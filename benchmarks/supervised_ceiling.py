@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cxralign.eval.auc import auc_per_finding, macro
-from cxralign.eval.data import load_split
+from cxralign.eval.data import load_splits
 from cxralign.eval.encode import model_inputs
 from cxralign.eval.evaluate import label_sources
 from cxralign.eval.settings import EvaluationSettings
@@ -58,8 +58,7 @@ def main() -> int:
     settings = EvaluationSettings(ground_truth_dirs=[args.ground_truth_dir])
     recipe = RecipeConfig()
     tokenizer = load_tokenizer(recipe.text_encoder)
-    test, train = (load_split(catalog, tokenizer, split, recipe.max_report_tokens,
-                              recipe.max_sentence_tokens) for split in ("test", "train"))
+    test, train = load_splits(catalog, tokenizer, recipe, settings)
     truth = label_sources(catalog, test, train, settings)[0][0]
     if truth.name != "ground truth" or truth.train is None:
         raise SystemExit("no ground truth covers both splits: check --ground-truth-dir and the key")

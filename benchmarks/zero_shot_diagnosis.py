@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from cxralign.eval.auc import auc_per_finding, macro
-from cxralign.eval.data import load_split
+from cxralign.eval.data import load_splits
 from cxralign.eval.encode import (
     encode_images,
     encode_strings,
@@ -59,9 +59,7 @@ def main() -> int:
     catalog = Catalog(args.data)
     settings = EvaluationSettings(ground_truth_dirs=[args.ground_truth_dir])
     recipe = model.recipe
-    test, train = (load_split(catalog, model.tokenizer, split, recipe.max_report_tokens,
-                              recipe.max_sentence_tokens)
-                   for split in (settings.split, settings.train_split))
+    test, train = load_splits(catalog, model.tokenizer, recipe, settings)
     labels = label_sources(catalog, test, train, settings)[0][0]
     images = encode_images(model, test.examples.staged, None, settings.batch_size).global_
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import Catalog
+from cxralign.models.recipes import RecipeConfig
 from cxralign.pairs.alignment import MERGED
 from cxralign.train.examples import ExampleSet, load_examples, report_texts
 from cxralign.vocabulary import REGIONS
@@ -47,6 +49,16 @@ def load_split(catalog: Catalog, tokenizer, split: str, max_report_tokens: int,
                              max_sentence_tokens=max_sentence_tokens)
     texts = report_texts(catalog.read_table("sections"))
     return SplitData(examples, {e.study_id: texts[e.study_id] for e in examples.examples})
+
+
+def load_splits(catalog: Catalog, tokenizer, recipe: RecipeConfig,
+                settings: EvaluationSettings) -> tuple[SplitData, SplitData]:
+    """The held-out and the training split an evaluation reads (``settings.split``,
+    ``settings.train_split``), tokenised with the budgets of ``recipe``'s model."""
+    test, train = (load_split(catalog, tokenizer, split, recipe.max_report_tokens,
+                              recipe.max_sentence_tokens)
+                   for split in (settings.split, settings.train_split))
+    return test, train
 
 
 def region_boxes(boxes: pa.Table, image_ids: set[str]) -> dict[str, list[tuple[str, Box]]]:

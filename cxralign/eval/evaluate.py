@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from cxralign.eval.auc import findings_counted, macro
-from cxralign.eval.data import SplitData, load_split, named_regions, region_boxes
+from cxralign.eval.data import SplitData, load_splits, named_regions, region_boxes
 from cxralign.eval.encode import (
     ImageEmbeddings,
     encode_images,
@@ -183,10 +183,7 @@ def _segmentation(model: AlignmentModel, masks: MaskSet, settings: EvaluationSet
 
 
 def _encode(model: AlignmentModel, catalog: Catalog, settings: EvaluationSettings) -> _Encoded:
-    recipe = model.recipe
-    test, train = (load_split(catalog, model.tokenizer, split, recipe.max_report_tokens,
-                              recipe.max_sentence_tokens)
-                   for split in (settings.split, settings.train_split))
+    test, train = load_splits(catalog, model.tokenizer, model.recipe, settings)
     boxes = region_boxes(catalog.read_table("boxes"),
                          {e.image_id for e in test.examples.examples})
     image_boxes = [boxes.get(e.image_id, []) for e in test.examples.examples]
