@@ -5,16 +5,16 @@ by default, enough that a few hundred steps of 32 pairs do not memorise the trai
 trains the pipeline's default anatomy detector (``cxralign anatomy train``: resnet10t on 300
 phantom radiographs, under a minute; the ``anatomy_detector`` asset's defaults), pre-trains every
 recipe × seed with ``cxralign pretrain`` started from that detector (as ``pretrained_model``
-does by default) for ``--steps`` steps at the other training defaults
-(:class:`cxralign.train.settings.PretrainSettings`: 64 px, stride-16 map, frozen cached MiniLM,
+does by default) for ``--steps`` steps at ``--image-size`` pixels and the other training
+defaults (:class:`cxralign.train.settings.PretrainSettings`: stride-16 map, frozen cached MiniLM,
 lr 1e-3), skipping model directories that already exist (so a run can be resumed or extended),
 then runs ``cxralign evaluate`` over all of them plus the random-init and detector-start
 baselines. Everything goes under ``--work`` (default ``benchmarks/.work/evaluation``); the report
 (``summary.md``, ``metrics.json`` with every metric's chance level and trivial baseline, plots)
 lands in ``<work>/report``, the seconds of each step in ``<work>/timings.json``.
 
-Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2] [--steps 900]
-[--no-detector] [--pretrain-args ...]``, then ``python benchmarks/evaluation_table.py
+Run: ``python benchmarks/evaluation.py [--studies 2000] [--seeds 0 1 2] [--steps 700]
+[--image-size 96] [--no-detector] [--pretrain-args ...]``, then ``python benchmarks/evaluation_table.py
 <work>/report/metrics.json``. Torch threads follow ``OMP_NUM_THREADS`` (2 on the 2-core
 reference machine). ``--no-detector`` trains the recipes' own encoder from a random start;
 ``--pretrain-args --image-init-detector DIR`` starts from another detector (e.g. one trained on
@@ -49,8 +49,12 @@ def main() -> int:
     parser.add_argument("--recipes", nargs="+", default=["asg", "convirt"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2, help="synthesis/ingest processes")
-    parser.add_argument("--steps", type=int, default=900,
+    parser.add_argument("--steps", type=int, default=700,
                         help="optimiser steps of every pre-training run")
+    parser.add_argument("--image-size", type=int, default=96,
+                        help="model input side of every pre-training run: 96 px lets the probe "
+                        "see lesions of a few staged pixels and keeps an asg run under ~10 "
+                        "minutes on 2 cores at 700 steps (benchmarks/RESULTS.md, session 11)")
     parser.add_argument("--no-detector", action="store_true",
                         help="start the image encoders at random instead of from the detector")
     parser.add_argument("--pretrain-args", nargs=argparse.REMAINDER, default=[],
@@ -76,7 +80,7 @@ def main() -> int:
             started = time.perf_counter()
             subprocess.run([*cli, "pretrain", "--recipe", recipe, "--seed", str(seed),
                             "--data", str(data), "--out", str(out), "--steps", str(args.steps),
-                            *start, *args.pretrain_args],
+                            "--image-size", str(args.image_size), *start, *args.pretrain_args],
                            check=True, stdout=subprocess.DEVNULL)
             timings[f"pretrain {recipe} seed {seed}"] = _report(
                 f"pretrain {recipe} seed {seed}", started)
