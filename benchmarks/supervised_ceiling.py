@@ -8,9 +8,9 @@ by default), or the detector's backbone when it starts from an anatomy detector;
 linear layer on the mean-pooled map; the loss is binary cross-entropy with ``pos_weight``
 (negatives / positives, capped at 10) over the findings the probe would score (its
 ``probe_min_positives``); no augmentation; AdamW. Images go through the evaluation's input
-path (:func:`cxralign.eval.encode.model_inputs`) and labels come from the evaluation's own
-ground-truth reader (:func:`cxralign.eval.evaluate.label_sources`), so the split, labels and AUC
-are the probe's.
+path (:func:`cxralign.eval.encode.model_inputs`) and labels from the evaluation's own
+ground-truth reader (:func:`cxralign.eval.evaluate.ground_truth_source`), so the split, labels
+and AUC are the probe's.
 
 Run: ``CXRALIGN_DEID_KEY=phantom-comparison python benchmarks/supervised_ceiling.py --data DATA
 --ground-truth-dir DATA/../incoming/ground_truth --detector DET --size 64 --steps 400``.
@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from cxralign.eval.auc import auc_per_finding, macro
 from cxralign.eval.data import load_splits
 from cxralign.eval.encode import model_inputs
-from cxralign.eval.evaluate import label_sources
+from cxralign.eval.evaluate import ground_truth_source
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.io.catalog import Catalog
 from cxralign.models.image_encoder import (
@@ -59,9 +59,7 @@ def main() -> int:
     recipe = RecipeConfig()
     tokenizer = load_tokenizer(recipe.text_encoder)
     test, train = load_splits(catalog, tokenizer, recipe, settings)
-    truth = label_sources(catalog, test, train, settings)[0][0]
-    if truth.name != "ground truth" or truth.train is None:
-        raise SystemExit("no ground truth covers both splits: check --ground-truth-dir and the key")
+    truth = ground_truth_source(catalog, test, train, settings)
     train_labels = torch.tensor(truth.train == 1, dtype=torch.float32)
     columns = [c for c in range(len(FINDINGS))
                if train_labels[:, c].sum() >= settings.probe_min_positives]

@@ -2,7 +2,8 @@
 (the metric), against the reports, and the images against labelled report prototypes.
 
 A diagnostic for issue 12's zero-shot target. Each row scores the held-out split per finding by
-AUC against the evaluation's own labels (ground truth where the phantom has it), with the
+AUC against the phantom's ground truth (read as the evaluation reads it; the script stops,
+saying why, when it is missing or the key does not match), with the
 evaluation's prompt ensembles (:class:`cxralign.eval.settings.EvaluationSettings`):
 
 - ``prompts -> images``: the metric itself (``zero_shot_auc``).
@@ -40,7 +41,7 @@ from cxralign.eval.encode import (
     encode_token_rows,
     tokenize_strings,
 )
-from cxralign.eval.evaluate import label_sources
+from cxralign.eval.evaluate import ground_truth_source
 from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.zero_shot import prompt_ensembles, zero_shot_scores
 from cxralign.io.catalog import Catalog
@@ -60,7 +61,7 @@ def main() -> int:
     settings = EvaluationSettings(ground_truth_dirs=[args.ground_truth_dir])
     recipe = model.recipe
     test, train = load_splits(catalog, model.tokenizer, recipe, settings)
-    labels = label_sources(catalog, test, train, settings)[0][0]
+    labels = ground_truth_source(catalog, test, train, settings)
     images = encode_images(model, test.examples.staged, None, settings.batch_size).global_
 
     def raw(rows: list[list[int]]) -> torch.Tensor:

@@ -111,6 +111,10 @@ def _parser_labels(split: SplitData, uncertain: str) -> np.ndarray:
     return finding_labels(np.stack([e.tags for e in split.examples.examples]), uncertain)
 
 
+_PARSER_FALLBACK = ": parser labels used"
+"""How :func:`label_sources`' note ends; :func:`ground_truth_source` reports the cause without it."""
+
+
 def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
                   settings: EvaluationSettings) -> tuple[tuple[LabelSource, ...], str]:
     """Ground truth first when it covers the held-out split, then parser labels; and a note
@@ -125,11 +129,28 @@ def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
         for split in (test, train))
     if truth_test is None:
         note = (f"phantom ground truth found ({len(truth)} images) but it does not cover every "
-                f"held-out image: parser labels used (is ${settings.deid_key_env} the key the "
-                "catalog was ingested with?)") if folders else ""
+                f"held-out image (is ${settings.deid_key_env} the key the catalog was ingested "
+                f"with?){_PARSER_FALLBACK}") if folders else ""
         return (LabelSource("parser", "", *parser),), note
     return (LabelSource("ground truth", "", truth_test, truth_train),
             LabelSource("parser", "_parser", *parser)), ""
+
+
+def ground_truth_source(catalog: Catalog, test: SplitData, train: SplitData,
+                        settings: EvaluationSettings) -> LabelSource:
+    """The phantom's ground truth for both splits, for analyses that mean nothing on parser
+    labels (the supervised ceiling, the zero-shot diagnosis); a :class:`ValueError` saying why
+    when it is missing or does not cover both, instead of :func:`label_sources`' quiet fallback
+    to parser labels."""
+    sources, note = label_sources(catalog, test, train, settings)
+    truth = sources[0]
+    if truth.name != "ground truth":
+        cause = note.removesuffix(_PARSER_FALLBACK) or (
+            "none found beside the catalog or in settings.ground_truth_dirs")
+        raise ValueError(f"no phantom ground truth for the held-out split: {cause}")
+    if truth.train is None:
+        raise ValueError(f"phantom ground truth does not cover the {settings.train_split!r} split")
+    return truth
 
 
 def evaluate_model(

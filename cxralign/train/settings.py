@@ -16,8 +16,8 @@ pass) and 32 pairs per step at lr 1e-3 for the image side, for the recipe's ten 
 the training split (``steps`` 0): 150 steps on the demo's ~490 training images, where 300 would
 overfit (the global loss only starts to fall after ~100 steps, ``benchmarks/RESULTS.md``), and
 about 490 on 2,000 studies, so a larger catalog trains longer without a flag (``make
-demo-full`` and the benchmark set 700 steps at 96 px there), ``asg`` and ``convirt`` × seeds 0, 1, 2 (the
-partitions of ``pretrained_model``). Paper-scale runs override ``image_size`` (224),
+demo-full`` and the benchmark set 700 steps at 96 px there), ``asg`` and ``convirt`` × seeds
+0, 1, 2 (the partitions of ``pretrained_model``). Paper-scale runs override ``image_size`` (224),
 ``image_output_stride`` (32, the ResNet's own), ``epochs`` (50), ``batch_size`` (128 per GPU ×
 GPUs) and ``learning_rate`` (1e-4).
 """

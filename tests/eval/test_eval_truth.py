@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 from eval_fixtures import DEID_KEY
 
+from cxralign.eval.data import load_splits
+from cxralign.eval.evaluate import ground_truth_source
+from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.truth import ground_truth_dirs, split_truth, truth_labels
+from cxralign.io.secret_key import KEY_ENV_VAR
+from cxralign.models.recipes import load_recipe
+from cxralign.models.text_encoder import load_tokenizer
 from cxralign.vocabulary import FINDINGS
 
 
@@ -38,3 +45,17 @@ def test_a_wrong_key_or_a_partly_covered_split_gives_no_truth(eval_catalog):
     labels = truth_labels(folders, DEID_KEY.encode())
     assert split_truth(labels, [*image_ids, "not-a-phantom-image"]) is None
     assert split_truth(labels, []) is None
+
+
+def test_ground_truth_source_covers_both_splits_or_says_why_not(eval_catalog, monkeypatch):
+    recipe = load_recipe("asg")
+    settings = EvaluationSettings()
+    test, train = load_splits(eval_catalog, load_tokenizer(recipe.text_encoder), recipe, settings)
+    monkeypatch.setenv(KEY_ENV_VAR, DEID_KEY)
+    truth = ground_truth_source(eval_catalog, test, train, settings)
+    assert truth.name == "ground truth"
+    assert truth.test.shape == (len(test.examples.examples), len(FINDINGS))
+    assert truth.train is not None and len(truth.train) == len(train.examples.examples)
+    monkeypatch.setenv(KEY_ENV_VAR, "another-key")
+    with pytest.raises(ValueError, match="does not cover every held-out image"):
+        ground_truth_source(eval_catalog, test, train, settings)
