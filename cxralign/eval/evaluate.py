@@ -274,9 +274,11 @@ def _probe_source(encoded: _Encoded, source: LabelSource, settings: EvaluationSe
     probe = linear_probe(
         encoded.train_images.pooled.numpy(), source.train, encoded.test_images.pooled.numpy(),
         source.test, FINDINGS, settings.probe_fractions, settings.probe_seeds,
-        settings.probe_min_positives, settings.probe_c, settings.probe_max_iter)
+        settings.probe_min_positives, c_grid=settings.probe_c_grid,
+        cv_folds=settings.probe_cv_folds, max_iter=settings.probe_max_iter)
     runs = [{"fraction": r.fraction, "seed": r.seed, "train_images": r.train_images,
-             "macro_auc": r.macro_auc, "auc": r.auc, "not_fitted": list(r.not_fitted)}
+             "macro_auc": r.macro_auc, "auc": r.auc, "not_fitted": list(r.not_fitted),
+             "c": r.c}
             for r in probe.runs]
     result.details[f"probe{source.suffix}"] = {"labels": source.name, "findings": probe.findings,
                                                "runs": runs}

@@ -2,8 +2,13 @@
 
 One logistic regression per finding (one-vs-rest over the multi-label findings), fitted on a
 random subset of the training images drawn per seed, scored by AUC on the held-out split.
-Standardising the features first keeps one regularisation strength sensible for every encoder
-(random-init features have very different scales from trained ones).
+Standardising the features first puts every encoder's features on one scale (random-init
+features have very different scales from trained ones). The L2 strength is chosen per finding and
+subset, as in CLIP's linear-probe protocol, from a grid by stratified k-fold cross-validated AUC on
+that subset's own training images (sklearn's ``GridSearchCV``), never on the evaluated
+split: one fixed ``C`` favours whichever encoder it happens to suit, and it over-fits the rare
+findings of a 1,600-image training set. A subset with fewer than two images of a class cannot be
+cross-validated; it is fitted with the grid's middle value, and each run records the ``C`` used.
 
 Findings are probed only when the whole training split has ``min_positives`` positives and the
 evaluated split has both classes. Subsets are stratified (:func:`stratified_subset`): before the
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -37,6 +43,7 @@ class ProbeRun:
     train_images: int
     auc: dict[str, float]
     not_fitted: tuple[str, ...] = ()
+    c: dict[str, float] = field(default_factory=dict)
 
     @property
     def macro_auc(self) -> float:
@@ -95,16 +102,26 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
 
 
 def _fit_predict(
-    x: np.ndarray, y: np.ndarray, test_x: np.ndarray, c: float, max_iter: int
-) -> np.ndarray | None:
-    """Positive-class scores of one finding's probe (None when ``y`` lacks a class)."""
+    x: np.ndarray, y: np.ndarray, test_x: np.ndarray, c_grid: Sequence[float], folds: int,
+    seed: int, max_iter: int
+) -> tuple[np.ndarray, float] | None:
+    """Positive-class scores of one finding's probe and the ``C`` it used (None when ``y``
+    lacks a class). ``C`` is cross-validated over ``c_grid`` with up to ``folds`` stratified
+    folds (as many as the rarer class allows; the scaler is fitted inside each fold), or is
+    the grid's middle value when the rarer class has a single image or the grid one value."""
     kept = y != IGNORE
     x, y = x[kept], y[kept]
     if len(np.unique(y)) < 2:
         return None
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
+    model = make_pipeline(StandardScaler(), LogisticRegression(
+        C=sorted(c_grid)[len(c_grid) // 2], max_iter=max_iter))
+    folds = min(folds, int(np.bincount(y.astype(int)).min()))
+    if folds >= 2 and len(c_grid) > 1:
+        model = GridSearchCV(model, {"logisticregression__C": list(c_grid)}, scoring="roc_auc",
+                             cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
     model.fit(x, y)
-    return model.decision_function(test_x)
+    fitted = model.best_estimator_ if isinstance(model, GridSearchCV) else model
+    return model.decision_function(test_x), float(fitted[-1].C)
 
 
 def linear_probe(
@@ -116,28 +133,36 @@ def linear_probe(
     fractions: Sequence[float] = (0.01, 0.1, 1.0),
     seeds: Sequence[int] = (0, 1, 2),
     min_positives: int = 5,
-    c: float = 1.0,
+    *,
+    c_grid: Sequence[float],
+    cv_folds: int,
     max_iter: int = 1000,
 ) -> ProbeResult:
-    """Probe every fraction × seed; see the module docstring for the finding selection."""
+    """Probe every fraction × seed (100 % once, with the first seed: it has one subset); see the
+    module docstring for the finding selection and the choice of ``C`` from ``c_grid`` by
+    ``cv_folds``-fold cross-validation."""
     columns = eligible_findings(train_labels, test_labels, findings, min_positives)
     names = [findings[c_] for c_ in columns]
     result = ProbeResult(findings=names)
     if not columns:
         return result
     for fraction in fractions:
-        for seed in seeds:
+        # the whole training set is one subset: seeds would only repeat it
+        for seed in seeds if fraction < 1.0 else seeds[:1]:
             rows = stratified_subset(train_labels[:, columns], fraction, seed)
             auc: dict[str, float] = {}
+            chosen: dict[str, float] = {}
             not_fitted: list[str] = []
             for name, column in zip(names, columns, strict=True):
-                score = _fit_predict(train_features[rows], train_labels[rows, column],
-                                     test_features, c, max_iter)
-                if score is None:
+                fitted = _fit_predict(train_features[rows], train_labels[rows, column],
+                                      test_features, c_grid, cv_folds, seed, max_iter)
+                if fitted is None:
                     not_fitted.append(name)
-                else:
-                    auc.update(auc_per_finding(score[:, None], test_labels[:, [column]], [name]))
-            result.runs.append(ProbeRun(fraction, seed, len(rows), auc, tuple(not_fitted)))
+                    continue
+                score, chosen[name] = fitted
+                auc.update(auc_per_finding(score[:, None], test_labels[:, [column]], [name]))
+            result.runs.append(ProbeRun(fraction, seed, len(rows), auc, tuple(not_fitted),
+                                        chosen))
     return result
 
 

@@ -219,9 +219,12 @@ def _notes(settings: EvaluationSettings, outcome: RunOutcome) -> list[str]:
         f"{settings.negative_prompts} (template embeddings averaged)",
         f"linear probe: standardised mean-pooled backbone features, one logistic regression per "
         f"finding with ≥ {settings.probe_min_positives} training positives, label fractions "
-        f"{settings.probe_fractions} × subset seeds {settings.probe_seeds}; subsets stratified "
-        "(each finding gets a positive and a negative while there is room), a finding whose "
-        "subset still lacks a class is n/a, [k findings] = how many the macro AUC averaged",
+        f"{settings.probe_fractions} × subset seeds {settings.probe_seeds} (100 % is one subset, "
+        f"probed once); C per finding and subset from {settings.probe_c_grid} by "
+        f"{settings.probe_cv_folds}-fold cross-validated AUC on the subset's training images; "
+        "subsets stratified (each finding gets a positive and a negative while there is room), "
+        "a finding whose subset still lacks a class is n/a, [k findings] = how many the macro "
+        "AUC averaged",
         "retrieval: _study = the image's own report or one of identical text; _findings = a "
         "report stating the same set of present findings (parser labels; the empty set, no "
         "finding stated, counts as a set); chance = exact expected recall of a random ranking, "

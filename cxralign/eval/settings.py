@@ -79,7 +79,17 @@ class EvaluationSettings(BaseModel):
         description="A finding is probed only with at least this many positive training images "
         "(and both classes in the evaluated split).",
     )
-    probe_c: float = Field(default=1.0, gt=0, description="Inverse L2 strength of the probe.")
+    probe_c_grid: list[float] = Field(
+        default=[0.001, 0.01, 0.1, 1.0], min_length=1,
+        description="Inverse L2 strengths the probe chooses from per finding and subset by "
+        "cross-validated AUC on the subset's training images (CLIP's protocol; one value = "
+        "that C, fixed). A fixed C suits some encoders and over-fits rare findings.",
+    )
+    probe_cv_folds: int = Field(
+        default=3, ge=2,
+        description="Stratified folds choosing the probe's C (fewer when the rarer class of "
+        "a subset has fewer images; the grid's middle value when it has one).",
+    )
     probe_max_iter: int = Field(default=1000, ge=10, description="lbfgs iterations of the probe.")
     segmentation_dir: str = Field(
         default=DEFAULT_SEGMENTATION_DIR,

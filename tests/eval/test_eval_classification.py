@@ -10,9 +10,14 @@ import torch
 from cxralign.eval.auc import auc_per_finding, macro
 from cxralign.eval.labels import IGNORE, finding_labels
 from cxralign.eval.probe import linear_probe, probe_metric_name, stratified_subset
+from cxralign.eval.settings import EvaluationSettings
 from cxralign.eval.zero_shot import ensemble, prompt_ensembles, prompts, zero_shot_auc
 from cxralign.pairs.tags import tag_vector
 from cxralign.vocabulary import FINDINGS
+
+_DEFAULTS = EvaluationSettings()
+PROTOCOL = {"c_grid": _DEFAULTS.probe_c_grid, "cv_folds": _DEFAULTS.probe_cv_folds}
+"""The evaluation's own choice of C (grid and folds), so the tests probe as ``evaluate`` does."""
 
 
 def test_labels_follow_the_uncertain_policy():
@@ -97,10 +102,12 @@ def test_probe_learns_separable_findings_at_every_fraction_and_seed():
     train_x, train_y = _separable(300, 0)
     test_x, test_y = _separable(100, 1)
     result = linear_probe(train_x, train_y, test_x, test_y, ["a", "b", "rare"],
-                          fractions=(0.01, 0.1, 1.0), seeds=(0, 1, 2), min_positives=5)
+                          fractions=(0.01, 0.1, 1.0), seeds=(0, 1, 2), min_positives=5,
+                          **PROTOCOL)
     assert result.findings == ["a", "b"]
+    # 100 % of the labels is one subset, probed once
     assert {(r.fraction, r.seed) for r in result.runs} == {
-        (f, s) for f in (0.01, 0.1, 1.0) for s in (0, 1, 2)}
+        (f, s) for f in (0.01, 0.1) for s in (0, 1, 2)} | {(1.0, 0)}
     assert {r.train_images for r in result.runs if r.fraction == 0.01} == {3}
     mean_full, std_full, classes_full = result.macro_auc(1.0)
     assert mean_full > 0.97 and std_full < 0.01 and classes_full == 2
@@ -117,7 +124,7 @@ def test_probe_on_noise_is_near_chance():
     train_y = (rng.random((300, 2)) < 0.5).astype(np.int8)
     test_y = (rng.random((200, 2)) < 0.5).astype(np.int8)
     result = linear_probe(rng.normal(size=(300, 8)), train_y, rng.normal(size=(200, 8)), test_y,
-                          ["a", "b"], fractions=(1.0,), seeds=(0,))
+                          ["a", "b"], fractions=(1.0,), seeds=(0,), **PROTOCOL)
     assert result.macro_auc(1.0)[0] == pytest.approx(0.5, abs=0.1)
 
 
@@ -154,7 +161,7 @@ def test_findings_a_subset_cannot_fit_are_na_not_half():
     train_x, train_y = _separable(300, 0)
     test_x, test_y = _separable(100, 1)
     result = linear_probe(train_x, train_y[:, :2], test_x, test_y[:, :2], ["a", "b"],
-                          fractions=(1 / 300, 1.0), seeds=(0, 1), min_positives=5)
+                          fractions=(1 / 300, 1.0), seeds=(0, 1), min_positives=5, **PROTOCOL)
     tiny = [run for run in result.runs if run.train_images == 1]
     assert len(tiny) == 2
     for run in tiny:
@@ -162,3 +169,43 @@ def test_findings_a_subset_cannot_fit_are_na_not_half():
     mean, spread, classes = result.macro_auc(1 / 300)
     assert np.isnan(mean) and np.isnan(spread) and classes == 0
     assert result.macro_auc(1.0)[2] == 2
+
+
+def _correlated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels carried only by ``x1 - x2``: both features share a strong noise. A nearly
+    unregularised probe finds the difference (AUC ~1); a heavily regularised one leans
+    towards the class-mean difference, i.e. ``x1`` alone, which the noise swamps."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, 1)) < 0.5).astype(np.int8)
+    shared = rng.normal(scale=3.0, size=n)
+    features = np.stack([labels[:, 0] * 2.0 - 1.0 + shared, shared], axis=1)
+    return features, labels
+
+
+def test_probe_chooses_c_by_cross_validation_on_its_training_images():
+    train_x, train_y = _correlated(400, 0)
+    test_x, test_y = _correlated(400, 1)
+    grid = [1e-6, 100.0]
+    chosen = linear_probe(train_x, train_y, test_x, test_y, ["a"], fractions=(1.0,),
+                          seeds=(0,), c_grid=grid, cv_folds=3)
+    assert chosen.runs[0].c == {"a": 100.0}
+    assert chosen.macro_auc(1.0)[0] > 0.97
+    too_strong = linear_probe(train_x, train_y, test_x, test_y, ["a"], fractions=(1.0,),
+                              seeds=(0,), c_grid=[1e-6], cv_folds=3)
+    assert too_strong.runs[0].c == {"a": 1e-6}
+    assert too_strong.macro_auc(1.0)[0] < 0.9
+    # the evaluated split never takes part in the choice
+    shuffled = linear_probe(train_x, train_y, test_x, np.random.default_rng(2).permutation(test_y),
+                            ["a"], fractions=(1.0,), seeds=(0,), c_grid=grid, cv_folds=3)
+    assert shuffled.runs[0].c == chosen.runs[0].c
+
+
+def test_a_subset_too_small_to_cross_validate_uses_the_grids_middle_value():
+    train_x, train_y = _separable(300, 0)
+    test_x, test_y = _separable(100, 1)
+    result = linear_probe(train_x, train_y[:, :2], test_x, test_y[:, :2], ["a", "b"],
+                          fractions=(0.01,), seeds=(0, 1, 2), min_positives=5,
+                          c_grid=[0.01, 0.1, 1.0], cv_folds=3)
+    assert any(run.c for run in result.runs)
+    for run in result.runs:
+        assert set(run.c) == set(run.auc) and set(run.c.values()) <= {0.1}, run
