@@ -6,8 +6,9 @@ Standardising the features first puts every encoder's features on one scale (ran
 features have very different scales from trained ones). The L2 strength is chosen per finding and
 subset, as in CLIP's linear-probe protocol, from a grid by stratified k-fold cross-validated AUC on
 that subset's own training images (sklearn's ``GridSearchCV``), never on the evaluated
-split: one fixed ``C`` favours whichever encoder it happens to suit, and it over-fits the rare
-findings of a 1,600-image training set. A subset with fewer than two images of a class cannot be
+split: one fixed ``C`` favours whichever encoder it happens to suit (on the phantom benchmark
+trained encoders chose stronger regularisation than ``C = 1``, random ones weaker;
+``benchmarks/RESULTS.md``, session 12). A subset with fewer than two images of a class cannot be
 cross-validated; it is fitted with the grid's middle value, and each run records the ``C`` used.
 
 Findings are probed only when the whole training split has ``min_positives`` positives and the

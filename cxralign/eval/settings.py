@@ -72,7 +72,9 @@ class EvaluationSettings(BaseModel):
         default=[0.01, 0.1, 1.0], description="Shares of training labels the linear probe sees."
     )
     probe_seeds: list[int] = Field(
-        default=[0, 1, 2], description="Label-subset seeds of the probe (mean ± std over them)."
+        default=[0, 1, 2],
+        description="Label-subset seeds of the probe (mean ± std over them); 100 % of the "
+        "labels is one subset, probed once with the first seed.",
     )
     probe_min_positives: int = Field(
         default=5, ge=1,
@@ -83,7 +85,7 @@ class EvaluationSettings(BaseModel):
         default=[0.001, 0.01, 0.1, 1.0], min_length=1,
         description="Inverse L2 strengths the probe chooses from per finding and subset by "
         "cross-validated AUC on the subset's training images (CLIP's protocol; one value = "
-        "that C, fixed). A fixed C suits some encoders and over-fits rare findings.",
+        "that C, fixed): a fixed C suits some encoders better than others.",
     )
     probe_cv_folds: int = Field(
         default=3, ge=2,
