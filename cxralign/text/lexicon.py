@@ -127,6 +127,10 @@ ATTRIBUTES: Final[dict[str, tuple[dict[str, tuple[str, ...]], bool]]] = {
         {"vessels": ("edema",), "markings": ("interstitial markings",), "aorta": ("tortuous aorta",)},
         False,
     ),
+    # "the heart is borderline in size" grades a heart at the edge of enlargement; coders index
+    # it as cardiomegaly (``Cardiomegaly/borderline``), as "borderline enlarged" already is. (A
+    # bare "borderline" is an uncertainty cue; "borderline heart size" is a cardiomegaly phrase.)
+    "borderline": ({"heart": ("cardiomegaly",), "cardiomediastinal": ("cardiomegaly",)}, False),
     "coarse": ({"markings": ("interstitial markings",)}, False),
     "low": ({"lung_volume": ("hypoinflation",)}, False),
     "flattened": ({"diaphragm": ("hyperinflation",)}, False),
@@ -159,6 +163,7 @@ _ATTRIBUTE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         "moderately enlarged", "markedly enlarged", "borderline enlarged", "congested",
     ),
     "prominent": ("prominent", "prominence", "mildly prominent"),
+    "borderline": ("borderline in size", "borderline size"),
     "coarse": ("coarse", "coarsened", "coarsening", "accentuated", "accentuation"),
     "low": ("low", "decreased", "reduced", "diminished", "small"),
     "flattened": ("flattened", "flattening", "flat"),
@@ -301,8 +306,10 @@ _FIXED: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
         "inspiratory volumes", "lung expansion", "inflation", "aeration", "inspiratory effort",
         "lung inflation",
     )),
+    # The fissures are pleura between lobes: a thickened fissure is pleural thickening.
     ("pleura", (), ("pleura", "pleural", "pleural surface", "pleural surfaces", "pleural space",
-                    "pleural spaces")),
+                    "pleural spaces", "fissure", "fissures", "fissural", "minor fissure",
+                    "major fissure", "horizontal fissure", "oblique fissure")),
     ("extrathoracic", (), (
         "shoulder", "shoulders", "acromioclavicular", "ac joint", "ac joints", "glenohumeral",
         "humerus", "humeral", "humeral head", "humeral heads", "elbow", "neck", "breast",

@@ -36,7 +36,8 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   predicative "normal" also negates the finding it follows ("vascular engorgement appears
   within normal limits").
 * A finding that a more specific neighbour already says is dropped ("calcified granuloma" is
-  not also a calcification).
+  not also a calcification); a neighbour in another conjunct says nothing of it ("granuloma and
+  calcified hilar lymph nodes": both).
 * "No acute cardiopulmonary abnormality/process/disease" names no finding and no region of the
   vocabulary, so it yields no triplet; a report saying only that has no positive finding.
 * A *sign* read as a finding (costophrenic blunting -> pleural effusion) stands for that finding
@@ -45,6 +46,10 @@ How a sentence is read (all choices are general rules, none is tuned to a report
   pleural scar", "blunted ... which could be due to effusion or scarring") or its clause calls
   it chronic or old ("Chronic blunting of the costophrenic angle"), the sign yields no effusion.
   An effusion the sentence names itself ("could be due to effusion or scarring") is kept.
+  Likewise a *nodular* opacity or density that its sentence calls a granuloma ("Nodular
+  densities consistent with chronic granulomatous disease") is that granuloma's round shadow,
+  not also a nodule; a noun "nodule" stays one ("Dense nodule ... suggesting a previous
+  granulomatous process").
 * A fracture said of a device is the device's, not a bone's: "fractured"/"broken" in a clause
   that names a device ("The lateral screw is fractured", "fractured sternal wire") or "fracture
   of the <device>", while the clause names no bone (rib, clavicle, spine, shoulder...) other
@@ -109,10 +114,15 @@ UNCERTAIN: Final = "uncertain"
 _SCOPED: Final = (NEGATION, UNCERTAINTY, HYPOTHETICAL)  # the cue families that decide existence
 
 _JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
-# Signs that stand for a finding, the other findings that can explain them, and the words that
-# make them chronic rather than the acute finding.
-_SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str]]]] = {
-    "pleural effusion": (re.compile(r"blunt", re.I), frozenset({"scarring", "pleural thickening"})),
+# Nothing but space (or the de-identification mask) between two words of one phrase.
+_ADJACENT: Final = re.compile(r"(?:\s|-|X{3,})*")
+# Signs that stand for a finding, the other findings that can explain them, and whether a
+# chronic/old clause explains them too (a chronic blunted angle is scarring, not an effusion).
+_SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str], bool]]] = {
+    "pleural effusion": (
+        re.compile(r"blunt", re.I), frozenset({"scarring", "pleural thickening"}), True),
+    # "nodular opacity ... reflects granuloma": the round opacity is the granuloma
+    "nodule": (re.compile(r"nodular", re.I), frozenset({"calcified granuloma"}), False),
 }
 # The IU de-identification mask (it replaced words, often of a cue: "not XXXX seen").
 _MASK: Final = re.compile(r"\bX{3,}\b")
@@ -389,7 +399,9 @@ def _attribute_negations(text: str, mentions: Sequence[Mention], clauses: Sequen
 
 def _absorbed(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
               finding: str) -> bool:
-    """True when a finding that already says ``finding`` is named right beside it."""
+    """True when a finding that already says ``finding`` is named right beside it, in the same
+    conjunct: "calcified granuloma" is one finding, "granuloma and calcified hilar lymph nodes"
+    two."""
     absorbers = FINDING_SPECS[finding].absorbed_by
     if not absorbers:
         return False
@@ -406,8 +418,35 @@ def _absorbed(text: str, mentions: Sequence[Mention], clauses: Sequence[int], in
         gap = text[left.end : right.start]
         for anatomy in mentions[min(index, j) + 1 : max(index, j)]:
             gap = gap.replace(text[anatomy.start : anatomy.end], " ")
-        if "," not in gap and len(gap.split()) <= 3:
+        if "," not in gap and len(gap.split()) <= 3 and not _new_conjunct(text, mentions, index, j):
             return True
+    return False
+
+
+def _new_conjunct(text: str, mentions: Sequence[Mention], index: int, j: int) -> bool:
+    """True when a coordinator stands between mentions ``index`` and ``j`` other than inside a
+    run of anatomy ("calcified lung and hilar granulomas" is one phrase)."""
+    run = mentions[min(index, j) : max(index, j) + 1]
+    return any(
+        not (before.entry.kind == ANATOMY and after.entry.kind == ANATOMY)
+        and _COORDINATOR.search(text, before.end, after.start)
+        for before, after in zip(run, run[1:], strict=False)
+    )
+
+
+def _modifies_finding(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                      index: int) -> bool:
+    """True when a grading attribute stands directly before a finding's noun (anatomy words
+    between are part of the phrase): "a large hiatal hernia", "small left effusion" grade that
+    finding and say nothing of an organ named elsewhere in the sentence. (Normal/clear are not
+    grades: "lungs are clear" still says so before a run-on "pneumothorax".)"""
+    gap_start = mentions[index].end
+    for other, clause in zip(mentions[index + 1 :], clauses[index + 1 :], strict=True):
+        if clause != clauses[index] or not _ADJACENT.fullmatch(text, gap_start, other.start):
+            return False
+        if other.entry.kind != ANATOMY:
+            return other.entry.kind == FINDING
+        gap_start = other.end
     return False
 
 
@@ -417,7 +456,7 @@ def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[in
     not negated, finding or its clause calls chronic (see the module docstring)."""
     if finding not in _SIGNS:
         return False
-    pattern, causes = _SIGNS[finding]
+    pattern, causes, chronic_explains = _SIGNS[finding]
     mention = mentions[index]
     if not pattern.match(text, mention.start):
         return False
@@ -425,6 +464,8 @@ def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[in
         if (other.entry.kind == FINDING and causes & set(other.entry.value)
                 and certainty(other.start, other.end, clause)[0] != ABSENT):
             return True
+    if not chronic_explains:
+        return False
     before = [m.end for m, c in zip(mentions, clauses, strict=True) if c < clauses[index]]
     return _CHRONIC.search(text, max(before, default=0), mention.start) is not None
 
@@ -585,6 +626,8 @@ def resolve(text: str, mentions: Sequence[Mention]) -> list[Triplet]:
                     emit(regions, finding, existence, evidence, cue)
         elif kind == ATTRIBUTE:
             table, says_absent = ATTRIBUTES[mention.entry.value]
+            if not says_absent and _modifies_finding(text, mentions, clauses, index):
+                continue
             group = _nearest(text, mention, clause, groups, frozenset(table))
             if group is None:
                 continue

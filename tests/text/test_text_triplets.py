@@ -77,10 +77,11 @@ def test_the_target_of_a_test_or_recommendation_yields_no_triplet(parser):
     assert parser.parse("Limited exam, for evaluation of fractures.") == []
     assert parser.parse("The XXXX of lateral view and limits evaluation for an effusion or the "
                         "patellofemoral joint space.") == []
-    # the rest of the sentence is still read, and hedges stay uncertain
+    # the rest of the sentence is still read, and hedges stay uncertain (the nodular opacity it
+    # explains as a granuloma is that granuloma's shadow, no nodule of its own)
     got = existence(parser, "Left perihilar nodular opacity redemonstrated, appears dense, may be "
                             "granulomatous, if desired one may consider CT for further characterization.")
-    assert got == {"nodule": {"present"}, "opacity": {"present"}, "calcified granuloma": {"uncertain"}}
+    assert got == {"opacity": {"present"}, "calcified granuloma": {"uncertain"}}
     # "if any" hedges (constructed: no dev sentence has it) rather than makes hypothetical
     assert existence(parser, "Minimal if any pleural effusion.") == {"pleural effusion": {"uncertain"}}
 
@@ -375,3 +376,77 @@ def test_a_hedge_after_a_comma_governs_its_own_subject(parser):
                                   ).values()) == {"uncertain"}
     assert existence(parser, "Pneumothorax, effusion not seen.") == {
         "pneumothorax": {"absent"}, "pleural effusion": {"absent"}}
+
+
+def test_spine_curvature_spurs_and_endplates(parser):
+    # dev sentences: a lateral curvature of the spine is scoliosis, spurs and endplate changes
+    # are degenerative
+    for sentence in ("S-shaped spine curvature noted.",
+                     "Mild right apex curvature of the lower thoracic spine."):
+        assert existence(parser, sentence) == {"scoliosis": {"present"}}, sentence
+    for sentence in ("Spurring of the thoracic spine.", "There are endplate changes in the spine.",
+                     "Bridging syndesmophytes are noted throughout visualized thoracolumbar spine."):
+        assert existence(parser, sentence) == {"degenerative spine": {"present"}}, sentence
+    # kyphosis is another curvature; a shoulder's spurs are not the spine's
+    assert existence(parser, "There is increased kyphotic curvature of the thoracic spine.") == {}
+    assert existence(parser, "Normal curvature of the spine.") == {}
+    assert existence(parser, "Degenerative spurring of both shoulders.") == {}
+
+
+def test_borderline_heart_size_obstructive_disease_and_thickened_fissures(parser):
+    for sentence in ("Borderline heart size.", "The heart is borderline in size.",
+                     "Stable cardiomediastinal silhouette with borderline heart size."):
+        assert existence(parser, sentence) == {"cardiomegaly": {"present"}}, sentence
+    assert existence(parser, "Borderline cardiomegaly.") == {"cardiomegaly": {"uncertain"}}
+    assert existence(parser, "Lungs are hyperexpanded consistent with obstructive lung disease.")[
+        "emphysema"] == {"present"}
+    for sentence in ("There is thickening of the fissure.", "Thickened minor fissure.",
+                     "Increased interstitial markings and fissural thickening."):
+        assert existence(parser, sentence)["pleural thickening"] == {"present"}, sentence
+    assert existence(parser, "No displacement of the minor fissure.") == {}
+    assert existence(parser, "Pleural fluid tracks along the right minor fissure.") == {
+        "pleural effusion": {"present"}}
+
+
+def test_a_granuloma_absorbs_its_own_calcification_not_another_conjuncts(parser):
+    got = existence(parser, "Calcified right upper lobe pulmonary granuloma and calcified right "
+                            "hilar lymph XXXX.")
+    assert got == {"calcified granuloma": {"present"}, "calcification": {"present"}}
+    got = existence(parser, "Left perihilar calcified lymph XXXX and left basilar calcified granuloma.")
+    assert got == {"calcified granuloma": {"present"}, "calcification": {"present"}}
+    # "and" inside a run of anatomy joins places of one granuloma phrase
+    assert existence(parser, "Calcified bilateral lung and perihilar granulomas.") == {
+        "calcified granuloma": {"present"}}
+    assert existence(parser, "The granuloma is calcified.") == {"calcified granuloma": {"present"}}
+
+
+def test_a_grade_before_a_finding_is_not_said_of_an_organ(parser):
+    # dev: "large" is the hernia's size, not the mediastinum's
+    got = existence(parser, "There is an air-fluid level in the middle mediastinum, most XXXX "
+                            "secondary to a large hiatal hernia.")
+    assert got == {"hiatal hernia": {"present"}}
+    assert existence(parser, "Stable mediastinal contours with a large hiatal hernia.") == {
+        "hiatal hernia": {"present"}}
+    assert existence(parser, "Prominent aortic calcification.") == {"calcification": {"present"}}
+    # a grade of the organ itself still names its finding; normal/clear are no grades
+    assert existence(parser, "Enlarged heart with small bilateral effusions.") == {
+        "cardiomegaly": {"present"}, "pleural effusion": {"present"}}
+    assert existence(parser, "Prominent ascending aorta.") == {"tortuous aorta": {"present"}}
+    assert existence(parser, "The lungs are clear pneumothorax.") == {
+        "opacity": {"absent"}, "pneumothorax": {"absent"}}
+
+
+def test_a_nodular_shadow_called_a_granuloma_is_no_nodule(parser):
+    got = existence(parser, "Nodular densities consistent with chronic granulomatous disease.")
+    assert got == {"opacity": {"present"}, "calcified granuloma": {"present"}}
+    got = existence(parser, "Nodular opacity projecting over the posterior right 9th rib and XXXX "
+                            "reflects granuloma.")
+    assert "nodule" not in got and got["opacity"] == {"present"}
+    # a noun "nodule" stays a nodule; a nodular opacity nothing explains, or a denied
+    # granuloma, stays a nodule too
+    got = existence(parser, "Dense nodule again noted in the right lower lobe suggesting a previous "
+                            "granulomatous process.")
+    assert got["nodule"] == {"present"}
+    assert existence(parser, "6 mm left lung nodular opacity.")["nodule"] == {"present"}
+    assert existence(parser, "Nodular opacity in the left upper lobe, no granuloma.")["nodule"] == {
+        "present"}
