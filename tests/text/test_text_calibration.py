@@ -1,5 +1,5 @@
 """The calibrated second stage: features from a real parse, fitting with report-disjoint CV on
-real IU reports, the JSON round trip, and the shipped model."""
+real IU reports, and the JSON round trip."""
 
 from __future__ import annotations
 
@@ -32,19 +32,29 @@ def test_candidates_describe_the_positive_triplets_of_a_report():
         ("a", 2, "impression", "No acute cardiopulmonary abnormality."),
         ("b", 0, "findings", "No pneumothorax."),
         ("b", 1, "impression", "Likely small right pleural effusion."),
+        ("c", 0, "findings", "Minimal left basilar subsegmental atelectasis or scarring."),
+        ("c", 1, "findings", "Right basilar opacity suggestive of pneumonia."),
     ])
     found = {(c.study_id, c.finding): c.features
              for c in candidates(sentences, triplets_table(sentences, RuleParser()))}
     assert set(found) == {("a", "atelectasis"), ("a", "calcified granuloma"),
-                          ("b", "pleural effusion")}  # negated findings are no candidates
+                          ("b", "pleural effusion"), ("c", "atelectasis"), ("c", "scarring"),
+                          ("c", "opacity"), ("c", "pneumonia")}  # negated findings are none
     atelectasis = found[("a", "atelectasis")]
     assert atelectasis["present"] == 0 and atelectasis["hedged:atelectasis"] == 1
     assert atelectasis["hedge_leaning"] == 0 and atelectasis["impression_negative"] == 1
+    # hedge strength: "possible" and "suggestive of" only raise a finding, "likely" leans to it,
+    # and a bare "A or B" offers alternatives without a hedge word
+    assert atelectasis["hedge_weak"] == 1 and found[("c", "pneumonia")]["hedge_weak"] == 1
+    alternatives = found[("c", "scarring")]
+    assert alternatives["alternatives"] == 1 and alternatives["hedge_weak"] == 0
+    assert atelectasis["alternatives"] == 0 and found[("c", "opacity")]["alternatives"] == 0
     granuloma = found[("a", "calcified granuloma")]
     assert granuloma["present"] == 1 and granuloma["chronic"] == 1
     assert "hedged:calcified granuloma" not in granuloma
     effusion = found[("b", "pleural effusion")]
-    assert effusion["hedge_leaning"] == 1 and effusion["in_impression"] == 1
+    assert effusion["hedge_leaning"] == 1 and effusion["hedge_weak"] == 0
+    assert effusion["in_impression"] == 1
     assert effusion["slight"] == 1 and effusion["impression_negative"] == 0
 
 
@@ -62,7 +72,11 @@ def test_fit_cross_validates_without_losing_recall_and_round_trips(iu_subset, tm
     y = labels(found, reports)
     present = np.array([c.features["present"] == 1 for c in found])
     assert y[present].mean() > y[~present].mean()
-    assert dict(zip(calibrator.features, calibrator.coefficients, strict=True))["present"] > 0
+    weights = dict(zip(calibrator.features, calibrator.coefficients, strict=True))
+    assert weights["present"] > 0
+    # and that a finding only raised as a possibility is indexed less often than a leaning one
+    weak = np.array([c.features["hedge_weak"] == 1 for c in found])
+    assert y[weak].mean() < y[~present & ~weak].mean() and weights["hedge_weak"] < 0
     path = tmp_path / "calibration.json"
     path.write_text(calibrator.to_json(), encoding="utf-8")
     again = Calibrator.load(path)
