@@ -34,7 +34,8 @@ How a sentence is read (all choices are general rules, none is tuned to a report
 * Attributes name a finding through the anatomy they describe: "heart size is normal" ->
   cardiomegaly absent; "lungs are clear" -> opacity absent in the right and left lung. A
   predicative "normal" also negates the finding it follows ("vascular engorgement appears
-  within normal limits").
+  within normal limits"). A grade directly before a finding's noun is that finding's ("a large
+  hiatal hernia" says nothing of a mediastinum named earlier in the sentence).
 * A finding that a more specific neighbour already says is dropped ("calcified granuloma" is
   not also a calcification); a neighbour in another conjunct says nothing of it ("granuloma and
   calcified hilar lymph nodes": both).
@@ -453,7 +454,8 @@ def _modifies_finding(text: str, mentions: Sequence[Mention], clauses: Sequence[
 def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
                     finding: str, certainty: _Certainty) -> bool:
     """True when the mention is a sign of ``finding`` that its sentence explains by another,
-    not negated, finding or its clause calls chronic (see the module docstring)."""
+    not negated, finding or (for a sign that chronicity explains) its clause calls chronic (see
+    the module docstring)."""
     if finding not in _SIGNS:
         return False
     pattern, causes, chronic_explains = _SIGNS[finding]
