@@ -111,8 +111,24 @@ def _parser_labels(split: SplitData, uncertain: str) -> np.ndarray:
     return finding_labels(np.stack([e.tags for e in split.examples.examples]), uncertain)
 
 
-_PARSER_FALLBACK = ": parser labels used"
-"""How :func:`label_sources`' note ends; :func:`ground_truth_source` reports the cause without it."""
+def _ground_truth(catalog: Catalog, test: SplitData, train: SplitData,
+                  settings: EvaluationSettings) -> tuple[np.ndarray | None, np.ndarray | None,
+                                                         str | None]:
+    """The phantom's ground truth of the held-out and training splits (None where it does not
+    cover one), and why there is none for the held-out split: None when no ground truth was
+    found at all (a real catalog), a sentence when it was found but does not cover it."""
+    folders = ground_truth_dirs(catalog, {*test.examples.partitions, *train.examples.partitions},
+                                settings.ground_truth_dirs)
+    if not folders:
+        return None, None, None
+    truth = truth_labels(folders, resolve_key(catalog.root, settings.deid_key_env))
+    truth_test, truth_train = (
+        split_truth(truth, [e.image_id for e in split.examples.examples])
+        for split in (test, train))
+    why = None if truth_test is not None else (
+        f"phantom ground truth found ({len(truth)} images) but it does not cover every held-out "
+        f"image (is ${settings.deid_key_env} the key the catalog was ingested with?)")
+    return truth_test, truth_train, why
 
 
 def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
@@ -120,17 +136,9 @@ def label_sources(catalog: Catalog, test: SplitData, train: SplitData,
     """Ground truth first when it covers the held-out split, then parser labels; and a note
     when ground truth was found but does not cover the held-out images (wrong key?)."""
     parser = (_parser_labels(test, settings.uncertain), _parser_labels(train, settings.uncertain))
-    folders = ground_truth_dirs(catalog, {*test.examples.partitions, *train.examples.partitions},
-                                settings.ground_truth_dirs)
-    truth = truth_labels(folders, resolve_key(catalog.root, settings.deid_key_env)) \
-        if folders else {}
-    truth_test, truth_train = (
-        split_truth(truth, [e.image_id for e in split.examples.examples])
-        for split in (test, train))
+    truth_test, truth_train, why = _ground_truth(catalog, test, train, settings)
     if truth_test is None:
-        note = (f"phantom ground truth found ({len(truth)} images) but it does not cover every "
-                f"held-out image (is ${settings.deid_key_env} the key the catalog was ingested "
-                f"with?){_PARSER_FALLBACK}") if folders else ""
+        note = f"{why}: parser labels used" if why else ""
         return (LabelSource("parser", "", *parser),), note
     return (LabelSource("ground truth", "", truth_test, truth_train),
             LabelSource("parser", "_parser", *parser)), ""
@@ -142,15 +150,13 @@ def ground_truth_source(catalog: Catalog, test: SplitData, train: SplitData,
     labels (the supervised ceiling, the zero-shot diagnosis); a :class:`ValueError` saying why
     when it is missing or does not cover both, instead of :func:`label_sources`' quiet fallback
     to parser labels."""
-    sources, note = label_sources(catalog, test, train, settings)
-    truth = sources[0]
-    if truth.name != "ground truth":
-        cause = note.removesuffix(_PARSER_FALLBACK) or (
-            "none found beside the catalog or in settings.ground_truth_dirs")
-        raise ValueError(f"no phantom ground truth for the held-out split: {cause}")
-    if truth.train is None:
+    truth_test, truth_train, why = _ground_truth(catalog, test, train, settings)
+    if truth_test is None:
+        why = why or "none found beside the catalog or in settings.ground_truth_dirs"
+        raise ValueError(f"no phantom ground truth for the held-out split: {why}")
+    if truth_train is None:
         raise ValueError(f"phantom ground truth does not cover the {settings.train_split!r} split")
-    return truth
+    return LabelSource("ground truth", "", truth_test, truth_train)
 
 
 def evaluate_model(

@@ -47,7 +47,7 @@ _LEANING: Final = re.compile(
     r"\b(?:likely|probabl[ey]|presum\w*|consistent|compatible|favou?r\w*)\b", re.I)
 _WEAK: Final = re.compile(
     r"\b(?:may|might|could|possibl[ey]|possibility|suggest\w*|question\w*|consideration\w*"
-    r"|considerations|cannot|worrisome|suspic\w*|suspected|concern\w*|differential|correlat\w*)\b",
+    r"|cannot|worrisome|suspic\w*|suspected|concern\w*|differential|correlat\w*)\b",
     re.I)
 _ALTERNATIVE: Final = re.compile(r"^(?:or|and/or|versus|vs)$", re.I)
 _CHRONIC: Final = re.compile(
@@ -55,8 +55,8 @@ _CHRONIC: Final = re.compile(
 _SLIGHT: Final = re.compile(r"\b(?:minimal|mild|slight|subtle|trace|tiny|small|minor)\b", re.I)
 
 _BASE: Final = (
-    "present", "hedge_leaning", "hedge_weak", "alternatives", "chronic", "slight", "mentions", "in_impression",
-    "in_findings", "impression_negative", "report_sentences",
+    "present", "hedge_leaning", "hedge_weak", "alternatives", "chronic", "slight", "mentions",
+    "in_impression", "in_findings", "impression_negative", "report_sentences",
 )
 FEATURES: Final[tuple[str, ...]] = (
     _BASE + tuple(f"is:{f}" for f in FINDINGS) + tuple(f"hedged:{f}" for f in FINDINGS)

@@ -82,7 +82,7 @@ How a sentence is read (all choices are general rules, none is tuned to a report
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -115,8 +115,6 @@ UNCERTAIN: Final = "uncertain"
 _SCOPED: Final = (NEGATION, UNCERTAINTY, HYPOTHETICAL)  # the cue families that decide existence
 
 _JOINED: Final = re.compile(r"\b(?:and|otherwise|with)\b", re.I)
-# Nothing but space (or the de-identification mask) between two words of one phrase.
-_ADJACENT: Final = re.compile(r"(?:\s|-|X{3,})*")
 # Signs that stand for a finding, the other findings that can explain them, and whether a
 # chronic/old clause explains them too (a chronic blunted angle is scarring, not an effusion).
 _SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str], bool]]] = {
@@ -127,6 +125,8 @@ _SIGNS: Final[dict[str, tuple[re.Pattern[str], frozenset[str], bool]]] = {
 }
 # The IU de-identification mask (it replaced words, often of a cue: "not XXXX seen").
 _MASK: Final = re.compile(r"\bX{3,}\b")
+# Nothing but space (or the de-identification mask) between two words of one phrase.
+_ADJACENT: Final = re.compile(rf"(?:\s|-|{_MASK.pattern})*")
 # A fracture said of a device: "the screw is fractured", "fractured sternal wire", "fracture of
 # the lead". Only with no bone named in the clause ("rib fracture near the lead" is a bone's).
 _BROKEN: Final = re.compile(r"(?:fractured|broken)$", re.I)
@@ -435,20 +435,29 @@ def _new_conjunct(text: str, mentions: Sequence[Mention], index: int, j: int) ->
     )
 
 
-def _modifies_finding(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
-                      index: int) -> bool:
-    """True when a grading attribute stands directly before a finding's noun (anatomy words
-    between are part of the phrase): "a large hiatal hernia", "small left effusion" grade that
-    finding and say nothing of an organ named elsewhere in the sentence. (Normal/clear are not
-    grades: "lungs are clear" still says so before a run-on "pneumothorax".)"""
+def _next_head(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
+               fits: Callable[[str], object]) -> Mention | None:
+    """The first mention after ``index`` in its clause that is not anatomy, when every gap on
+    the way ``fits`` (is truthy for it; anatomy words between are part of the phrase); None
+    otherwise."""
     gap_start = mentions[index].end
     for other, clause in zip(mentions[index + 1 :], clauses[index + 1 :], strict=True):
-        if clause != clauses[index] or not _ADJACENT.fullmatch(text, gap_start, other.start):
-            return False
+        if clause != clauses[index] or not fits(text[gap_start : other.start]):
+            return None
         if other.entry.kind != ANATOMY:
-            return other.entry.kind == FINDING
+            return other
         gap_start = other.end
-    return False
+    return None
+
+
+def _modifies_finding(text: str, mentions: Sequence[Mention], clauses: Sequence[int],
+                      index: int) -> bool:
+    """True when a grading attribute stands directly before a finding's noun: "a large hiatal
+    hernia", "small left effusion" grade that finding and say nothing of an organ named
+    elsewhere in the sentence. (Normal/clear are not grades: "lungs are clear" still says so
+    before a run-on "pneumothorax".)"""
+    head = _next_head(text, mentions, clauses, index, _ADJACENT.fullmatch)
+    return head is not None and head.entry.kind == FINDING
 
 
 def _explained_sign(text: str, mentions: Sequence[Mention], clauses: Sequence[int], index: int,
@@ -501,18 +510,10 @@ def _pattern_modifier(text: str, mentions: Sequence[Mention], clauses: Sequence[
     mention = mentions[index]
     if not _PATTERN_WORD.fullmatch(text, mention.start, mention.end):
         return False
-    gap_start = mention.end
-    for other, clause in zip(mentions[index + 1 :], clauses[index + 1 :], strict=True):
-        if clause != clauses[index]:
-            return False
-        gap = text[gap_start : other.start]
-        if not _MODIFIER_GAP.match(gap + " "):
-            return False
-        if other.entry.kind == ANATOMY:
-            gap_start = other.end
-            continue
-        return other.entry.kind == FINDING and not set(other.entry.value) & set(mention.entry.value)
-    return False
+    head = _next_head(text, mentions, clauses, index,
+                      lambda gap: _MODIFIER_GAP.match(gap + " "))
+    return (head is not None and head.entry.kind == FINDING
+            and not set(head.entry.value) & set(mention.entry.value))
 
 
 def _alternatives(text: str, mentions: Sequence[Mention], clauses: Sequence[int],

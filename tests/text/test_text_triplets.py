@@ -385,7 +385,8 @@ def test_spine_curvature_spurs_and_endplates(parser):
                      "Mild right apex curvature of the lower thoracic spine."):
         assert existence(parser, sentence) == {"scoliosis": {"present"}}, sentence
     for sentence in ("Spurring of the thoracic spine.", "There are endplate changes in the spine.",
-                     "Bridging syndesmophytes are noted throughout visualized thoracolumbar spine."):
+                     "Bridging syndesmophytes are noted throughout visualized thoracolumbar "
+                     "spine."):
         assert existence(parser, sentence) == {"degenerative spine": {"present"}}, sentence
     # kyphosis is another curvature; a shoulder's spurs are not the spine's
     assert existence(parser, "There is increased kyphotic curvature of the thoracic spine.") == {}
@@ -412,7 +413,8 @@ def test_a_granuloma_absorbs_its_own_calcification_not_another_conjuncts(parser)
     got = existence(parser, "Calcified right upper lobe pulmonary granuloma and calcified right "
                             "hilar lymph XXXX.")
     assert got == {"calcified granuloma": {"present"}, "calcification": {"present"}}
-    got = existence(parser, "Left perihilar calcified lymph XXXX and left basilar calcified granuloma.")
+    got = existence(parser, "Left perihilar calcified lymph XXXX and left basilar calcified "
+                            "granuloma.")
     assert got == {"calcified granuloma": {"present"}, "calcification": {"present"}}
     # "and" inside a run of anatomy joins places of one granuloma phrase
     assert existence(parser, "Calcified bilateral lung and perihilar granulomas.") == {
@@ -444,8 +446,8 @@ def test_a_nodular_shadow_called_a_granuloma_is_no_nodule(parser):
     assert "nodule" not in got and got["opacity"] == {"present"}
     # a noun "nodule" stays a nodule; a nodular opacity nothing explains, or a denied
     # granuloma, stays a nodule too
-    got = existence(parser, "Dense nodule again noted in the right lower lobe suggesting a previous "
-                            "granulomatous process.")
+    got = existence(parser, "Dense nodule again noted in the right lower lobe suggesting a "
+                            "previous granulomatous process.")
     assert got["nodule"] == {"present"}
     assert existence(parser, "6 mm left lung nodular opacity.")["nodule"] == {"present"}
     assert existence(parser, "Nodular opacity in the left upper lobe, no granuloma.")["nodule"] == {
