@@ -3,7 +3,8 @@
 Both read the 1,978 real OpenI reports of ``../shared/data/iu_xray_reports``:
 
 - cxralign: ``sections_table`` (XML parsing included) -> ``sentences_table`` -> ``triplets_table``
-  with the rule backend, i.e. everything from the raw XML to triplets;
+  with the rule backend -> ``report_findings_table`` with the shipped calibrator, i.e. everything
+  from the raw XML to triplets and report findings, as the text stage writes them;
 - medspacy 1.3.1: PyRuSH sentences + TargetMatcher with the *same* finding phrases as the rule
   lexicon (:func:`cxralign.text.lexicon.finding_phrases`) + ConText with its default rules, over
   the findings+impression text cxralign extracted (the peer is spared the XML parsing).
@@ -37,6 +38,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from cxralign.text.calibration import SHIPPED, Calibrator, report_findings_table
 from cxralign.text.evaluation import (
     Report,
     Scores,
@@ -72,10 +74,14 @@ def worker(directory: Path, repeats: int) -> None:
     """cxralign's side, run pinned in a subprocess: the same JSON protocol as the peer script."""
     table = reports_table(load_reports(directory))
     parser = load_parser("rules")
+    calibrator = Calibrator.load(SHIPPED)
 
     def run() -> pa.Table:
         sections, _rejected = sections_table(table)
-        return triplets_table(sentences_table(sections), parser)
+        sentences = sentences_table(sections)
+        triplets = triplets_table(sentences, parser)
+        report_findings_table(sentences, triplets, calibrator)
+        return triplets
 
     triplets = run()
     first_pass_end = time.time()

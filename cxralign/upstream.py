@@ -23,6 +23,7 @@ WRITTEN_BY: Final[dict[str, str]] = {
     "sections": "cxralign sections --data {data} --partition {partition}",
     "sentences": "cxralign triplets --data {data} --partition {partition}",
     "triplets": "cxralign triplets --data {data} --partition {partition}",
+    "report_findings": "cxralign triplets --data {data} --partition {partition}",
     "boxes": "cxralign anatomy boxes --data {data} --partition {partition}",
     "pairs": "cxralign pairs --data {data} --partition {partition}",
     "study_tags": "cxralign pairs --data {data} --partition {partition}",

@@ -222,7 +222,7 @@ def test_repro_builds_the_whole_chain_without_dagster(built: Built):
     assert (repo / "data" / "models" / "pretrain" / "asg" / "seed-0" / "run.json").is_file()
     assert "asg" in json.loads((repo / "data/reports/evaluation/metrics.json").read_text())
     recorded = _outs(repo)
-    assert len(recorded) == 17, sorted(recorded)  # every declared output of the chain
+    assert len(recorded) == 18, sorted(recorded)  # every declared output of the chain
     for path, md5 in recorded.items():
         assert dvc_md5(repo / path) == md5, path
 
@@ -339,7 +339,7 @@ def test_a_dagster_run_leaves_dvc_status_clean_and_the_same_bytes(
     assert json.loads(run(dvc, repo, "status", "--with-deps", "--json", "pairs")) == {}
     assert _ran(run(dvc, repo, "repro", "pairs")) == set()
     dagster_outs = _outs(repo)
-    assert len(dagster_outs) == 13  # every output up to pairs
+    assert len(dagster_outs) == 14  # every output up to pairs
     # Ingestion names its shard folder after a digest of the input files' sizes and mtimes
     # (cxralign.io.ingest._generation), and the two builds generated their inputs at different
     # times: those two outputs differ in that name only. Everything else is byte-identical.

@@ -92,6 +92,36 @@ def test_sentences_must_be_the_text_their_offsets_cut_from_the_section():
     }
 
 
+def test_report_findings_must_be_backed_by_a_positive_triplet_once_per_report():
+    from cxralign.quality.views import report_findings_with_triplets
+    from cxralign.text.calibration import REPORT_FINDINGS_SCHEMA
+
+    triplets = pa.table({"study_id": ["s1", "s1"], "finding": ["atelectasis", "pneumothorax"],
+                         "existence": ["uncertain", "absent"]})
+
+    def row(finding: str, kind: str = "weak", probability: float = 0.1) -> dict:
+        return {"study_id": "s1", "finding": finding, "existence": "uncertain",
+                "evidence_kind": kind, "probability": probability, "indexed": False}
+
+    good = pa.Table.from_pylist([row("atelectasis")], schema=REPORT_FINDINGS_SCHEMA)
+    report = validate_table("report_findings", report_findings_with_triplets(good, triplets),
+                            SUITES["report_findings"]())
+    assert report.success, [f.describe() for f in report.failures]
+
+    # a finding the triplets only negate, a repeated row, an unknown kind, a probability > 1
+    bad = pa.Table.from_pylist([row("atelectasis"), row("atelectasis", "vague"),
+                                row("pneumothorax", probability=1.5)],
+                               schema=REPORT_FINDINGS_SCHEMA)
+    report = validate_table("report_findings", report_findings_with_triplets(bad, triplets),
+                            SUITES["report_findings"]())
+    assert {(f.expectation, f.column) for f in report.failures} == {
+        ("expect_column_values_to_be_in_set", "has_positive_triplet"),
+        ("expect_column_values_to_be_in_set", "evidence_kind"),
+        ("expect_column_values_to_be_between", "probability"),
+        ("expect_compound_columns_to_be_unique", None),
+    }
+
+
 def write_log(directory, **columns) -> None:
     import pyarrow.parquet as pq
 

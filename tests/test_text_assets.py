@@ -32,10 +32,11 @@ def test_phantom_reports_become_triplets_that_pass_their_checks(tmp_path, materi
     triplets = result.asset_materializations_for_node("report_triplets")[0].metadata
     assert triplets["backend"].value == "rules"
     assert triplets["triplets"].value > 8
+    assert 0 < triplets["report_findings_indexed"].value <= triplets["report_findings"].value
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert {
         "images_expectations", "reports_expectations", "rejected_inputs_expectations",
-        "sections_expectations", "triplets_expectations",
+        "sections_expectations", "triplets_expectations", "report_findings_expectations",
     } <= set(checks)
     assert all(checks.values()), checks
 

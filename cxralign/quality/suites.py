@@ -13,6 +13,7 @@ import great_expectations as gx
 from great_expectations.expectations import Expectation
 
 from cxralign.pairs import PAIR_KINDS, TAG_COUNT
+from cxralign.text.calibration import EVIDENCE_KINDS
 from cxralign.train.output import BASE_LOG_COLUMNS
 from cxralign.vocabulary import EXISTENCE, FINDINGS, REGIONS, UNSPECIFIED_REGION
 
@@ -91,6 +92,20 @@ def triplets_suite() -> list[Expectation]:
         E.ExpectColumnValuesToBeInSet(column="existence", value_set=list(EXISTENCE)),
         E.ExpectColumnValuesToNotBeNull(column="evidence"),
         E.ExpectColumnValuesToBeInSet(column="evidence_in_sentence", value_set=[True]),
+    ]
+
+
+def report_findings_suite() -> list[Expectation]:
+    """Report findings (as ``views.report_findings_with_triplets``): one row per (report,
+    finding), each backed by a positive triplet, known evidence kinds, probabilities in [0, 1]."""
+    return [
+        E.ExpectColumnValuesToBeInSet(column="finding", value_set=list(FINDINGS)),
+        E.ExpectColumnValuesToBeInSet(column="existence", value_set=["present", "uncertain"]),
+        E.ExpectColumnValuesToBeInSet(column="evidence_kind", value_set=list(EVIDENCE_KINDS)),
+        E.ExpectColumnValuesToBeBetween(column="probability", min_value=0.0, max_value=1.0),
+        E.ExpectColumnValuesToNotBeNull(column="indexed"),
+        E.ExpectColumnValuesToBeInSet(column="has_positive_triplet", value_set=[True]),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["study_id", "finding"]),
     ]
 
 
@@ -178,6 +193,7 @@ SUITES: dict[str, Callable[[], list[Expectation]]] = {
     "sections": sections_suite,
     "sentences": sentences_suite,
     "triplets": triplets_suite,
+    "report_findings": report_findings_suite,
     "boxes": boxes_suite,
     "pairs": pairs_suite,
     "training_log": training_log_suite,

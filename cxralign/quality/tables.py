@@ -22,6 +22,7 @@ from cxralign.quality.views import (
     boxes_geometry,
     evaluation_completeness,
     pairs_references,
+    report_findings_with_triplets,
     sections_coverage,
     sentences_in_sections,
     training_log_with_increments,
@@ -62,6 +63,8 @@ def _catalog_table(name: str, catalog: Catalog, partitions: Partitions) -> pa.Ta
         "sections": lambda: sections_coverage(read("reports"), read("sections")),
         "sentences": lambda: sentences_in_sections(read("sentences"), read("sections")),
         "triplets": lambda: triplets_with_evidence(read("triplets"), read("sentences")),
+        "report_findings": lambda: report_findings_with_triplets(read("report_findings"),
+                                                                 read("triplets")),
         "boxes": lambda: boxes_geometry(read("boxes"), read("images")),
         "pairs": lambda: pairs_references(read("pairs"), read("sentences"), read("boxes")),
         # cxralign.eval.report.METRICS_TABLE (not imported: that module pulls in torch).

@@ -47,6 +47,25 @@ def triplets_with_evidence(triplets: pa.Table, sentences: pa.Table) -> pa.Table:
     return triplets.append_column("evidence_in_sentence", pa.array(inside, pa.bool_()))
 
 
+def report_findings_with_triplets(findings: pa.Table, triplets: pa.Table) -> pa.Table:
+    """Report findings plus ``has_positive_triplet``: the finding has a present or uncertain
+    triplet in that report (a report finding never invents what the triplets do not say)."""
+    positive = {
+        (study, finding)
+        for study, finding, existence in zip(
+            triplets["study_id"].to_pylist(), triplets["finding"].to_pylist(),
+            triplets["existence"].to_pylist(), strict=True,
+        )
+        if existence in ("present", "uncertain")
+    }
+    backed = [
+        (study, finding) in positive
+        for study, finding in zip(findings["study_id"].to_pylist(),
+                                  findings["finding"].to_pylist(), strict=True)
+    ]
+    return findings.append_column("has_positive_triplet", pa.array(backed, pa.bool_()))
+
+
 def boxes_geometry(boxes: pa.Table, images: pa.Table) -> pa.Table:
     """Boxes plus what their suite checks: inside the staged image with positive area, and
     (per image) how many of the 29 regions it has and whether the lungs sit on the right sides.

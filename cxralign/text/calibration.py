@@ -18,10 +18,12 @@ finding only raised as a possibility ("may represent", "possibly", "suggestive o
 ``hedge_weak``) was indexed in 5 of 82 (report, finding) pairs, one the radiologist leans to
 ("likely", "compatible with") in 24 of 29, one offered as a bare alternative ("atelectasis or
 scarring") in 36 of 47.
-No fitted model ships: fitted on the dev half it raises the confirm half's strict micro-F1 and
-macro-F1 but drops one nodule report that coders indexed from a weak hedge (nodule recall 0.96 ->
-0.92, under the 0.95 floor the rules keep; benchmarks/RESULTS.md, "Report text"), so it stays a
-tool to refit and check on one's own labels.
+One fitted model ships (:data:`SHIPPED`, fitted on the IU dev half with ``cxralign
+fit-text-calibrator``; the confirm half never touched it): :func:`report_findings_table` applies
+it, ``cxralign triplets`` writes that table beside the triplets, ``evaluate-text`` scores it. A
+model only overrules the rules in a (finding, evidence kind) cell it saw at least ``min_support``
+times in training (:meth:`Calibrator.keeps`). Refit it on one's own labelled reports and pass the
+JSON where a different coding convention applies.
 """
 
 from __future__ import annotations
@@ -32,14 +34,29 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxralign.vocabulary import FINDINGS
 
 POSITIVE: Final = frozenset({"present", "uncertain"})
+# Evidence kinds, strongest first, with the feature that marks each; "hedged" is the rest.
+_KIND_FEATURES: Final = (("stated", "present"), ("leaning", "hedge_leaning"),
+                         ("alternative", "alternatives"), ("weak", "hedge_weak"))
+EVIDENCE_KINDS: Final = tuple(kind for kind, _name in _KIND_FEATURES) + ("hedged",)
+SHIPPED: Final = Path(__file__).with_name("calibration_data") / "indexed_iu_dev.json"
+REPORT_FINDINGS_SCHEMA: Final = pa.schema([
+    pa.field("study_id", pa.string(), nullable=False),
+    pa.field("finding", pa.string(), nullable=False),
+    pa.field("existence", pa.string(), nullable=False),  # present if any mention says so
+    pa.field("evidence_kind", pa.string(), nullable=False),
+    pa.field("probability", pa.float64(), nullable=False),
+    pa.field("indexed", pa.bool_(), nullable=False),
+])
 
 # Hedges that lean towards the finding, hedges that only raise it as a possibility, and cues
 # that offer it as one of several alternatives (the cue of the alternatives rule: "A or B").
@@ -94,15 +111,14 @@ def candidates(sentences: pa.Table, triplets: pa.Table) -> list[Candidate]:
     n_sentences: dict[str, int] = defaultdict(int)
     for study_id in sent["study_id"]:
         n_sentences[study_id] += 1
-    trip = triplets.select(["study_id", "sentence_index", "finding", "existence", "cue"]).to_pydict()
+    positive = triplets.filter(pc.is_in(triplets["existence"], pa.array(sorted(POSITIVE))))
+    trip = positive.select(["study_id", "sentence_index", "finding", "existence", "cue"]).to_pydict()
     mentions: dict[tuple[str, str], dict[int, _Mention]] = defaultdict(dict)
     impression_positive: set[str] = set()
     for study_id, index, finding, existence, cue in zip(
         trip["study_id"], trip["sentence_index"], trip["finding"], trip["existence"], trip["cue"],
         strict=True,
     ):
-        if existence not in POSITIVE:
-            continue
         section, text = where[(study_id, index)]
         impression_positive.update([study_id] if section == "impression" else [])
         known = mentions[(study_id, finding)].get(index)
@@ -142,27 +158,72 @@ def _features(finding: str, mentions: list[_Mention], sentence_count: int,
     return values
 
 
+def evidence_kind(candidate: Candidate) -> str:
+    """How the report states the finding, strongest first: ``stated`` (a present mention),
+    ``leaning``, ``alternative`` (bare "A or B"), ``weak`` (only raised as a possibility), or
+    ``hedged`` (another hedge)."""
+    for kind, name in _KIND_FEATURES:
+        if candidate.features.get(name):
+            return kind
+    return "hedged"
+
+
+def cell(candidate: Candidate) -> str:
+    """The (finding, evidence kind) cell whose training support licenses overruling the rules."""
+    return f"{candidate.finding}|{evidence_kind(candidate)}"
+
+
+def cell_support(found: Iterable[Candidate]) -> dict[str, int]:
+    """How many training candidates each (finding, evidence kind) cell holds."""
+    support: dict[str, int] = defaultdict(int)
+    for candidate in found:
+        support[cell(candidate)] += 1
+    return dict(sorted(support.items()))
+
+
 @dataclass(frozen=True)
 class Calibrator:
     """A fitted logistic model: ``P(indexed) = sigmoid(intercept + coefficients . features)``;
-    a rule-positive is indexed when that probability reaches ``threshold``."""
+    a rule-positive is indexed when that probability reaches ``threshold`` - or when its
+    (finding, evidence kind) cell had fewer than ``min_support`` training candidates. The model
+    shares the hedge weights across findings, so without that guard it would drop, say, a
+    weakly hedged nodule although no weakly hedged nodule was ever seen in training; where the
+    labels say nothing, the rules decide."""
 
     features: tuple[str, ...]
     coefficients: tuple[float, ...]
     intercept: float
     threshold: float
+    support: Mapping[str, int]
+    min_support: int
     provenance: Mapping[str, object]
 
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        return dict(zip(self.features, self.coefficients, strict=True))
+
     def probability(self, candidate: Candidate) -> float:
-        z = self.intercept + sum(
-            w * x for w, x in zip(self.coefficients, candidate.vector(self.features), strict=True))
+        # a candidate sets about a dozen of the features: a sparse dot product
+        weights = self._weights
+        z = self.intercept + sum(weights.get(name, 0.0) * value
+                                 for name, value in candidate.features.items())
         return 1.0 / (1.0 + math.exp(-z))
 
+    def decide(self, candidate: Candidate) -> tuple[float, bool]:
+        """The probability and whether the rule-positive stays a report finding."""
+        probability = self.probability(candidate)
+        guarded = self.support.get(cell(candidate), 0) < self.min_support
+        return probability, guarded or probability >= self.threshold
+
+    def keeps(self, candidate: Candidate) -> bool:
+        """Whether the rule-positive stays a report finding."""
+        return self.decide(candidate)[1]
+
     def indexed(self, found: Iterable[Candidate]) -> dict[str, set[str]]:
-        """study_id -> the findings a coder would index (rule-positives above the threshold)."""
+        """study_id -> the findings a coder would index."""
         out: dict[str, set[str]] = defaultdict(set)
         for candidate in found:
-            if self.probability(candidate) >= self.threshold:
+            if self.keeps(candidate):
                 out[candidate.study_id].add(candidate.finding)
         return out
 
@@ -171,6 +232,7 @@ class Calibrator:
             {"model": "logistic regression, L2", "features": list(self.features),
              "coefficients": [round(c, 6) for c in self.coefficients],
              "intercept": round(self.intercept, 6), "threshold": round(self.threshold, 4),
+             "min_support": self.min_support, "support": dict(self.support),
              "provenance": dict(self.provenance)},
             indent=1,
         ) + "\n"
@@ -179,4 +241,20 @@ class Calibrator:
     def load(cls, path: Path) -> Calibrator:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(tuple(data["features"]), tuple(data["coefficients"]), data["intercept"],
-                   data["threshold"], data.get("provenance", {}))
+                   data["threshold"], data["support"], data["min_support"],
+                   data.get("provenance", {}))
+
+
+def report_findings_table(sentences: pa.Table, triplets: pa.Table,
+                          calibrator: Calibrator) -> pa.Table:
+    """One row per rule-positive (report, finding): how the report states it, the model's
+    probability that a coder indexes it and the decision (:meth:`Calibrator.keeps`). Report
+    labels are the ``indexed`` rows; the ``triplets`` table itself stays what the text says."""
+    rows = []
+    for c in sorted(candidates(sentences, triplets), key=lambda c: (c.study_id, c.finding)):
+        probability, indexed = calibrator.decide(c)
+        rows.append({"study_id": c.study_id, "finding": c.finding,
+                     "existence": "present" if c.features.get("present") else "uncertain",
+                     "evidence_kind": evidence_kind(c), "probability": probability,
+                     "indexed": indexed})
+    return pa.Table.from_pylist(rows, schema=REPORT_FINDINGS_SCHEMA)

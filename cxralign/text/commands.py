@@ -21,6 +21,7 @@ import pyarrow as pa
 from cxralign.errors import UsageError, existing_dir, existing_file, existing_path, validated
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.io.catalog import DEFAULT_PARTITION
+from cxralign.text.calibration import SHIPPED
 from cxralign.text.settings import TextLimits, TextSettings
 
 if TYPE_CHECKING:
@@ -61,14 +62,16 @@ def _sections_catalog(args: argparse.Namespace) -> int:
 
 def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
     from cxralign.io.catalog import Catalog
+    from cxralign.text.calibration import Calibrator
     from cxralign.text.partitions import write_sentences, write_triplets
 
     catalog = Catalog(args.data)
     sentences = write_sentences(catalog, args.partition, _limits(args))
-    triplets = write_triplets(catalog, args.partition, parser)
+    triplets, findings = write_triplets(catalog, args.partition, parser, Calibrator.load(SHIPPED))
     print(f"backend: {parser.backend_name}")
     print(f"partition {args.partition}: {sentences.num_rows} sentences, "
-          f"{triplets.num_rows} triplets")
+          f"{triplets.num_rows} triplets, {findings.num_rows} positive report findings "
+          f"({sum(findings.column('indexed').to_pylist())} indexed)")
     return 0
 
 
@@ -89,6 +92,10 @@ def _parser(backend: str) -> TripletParser:
 
 def _rejected_path(out: Path) -> Path:
     return out.with_name(out.stem + ".rejected.parquet")
+
+
+def _findings_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".findings.parquet")
 
 
 def _section_files(args: argparse.Namespace) -> tuple[pa.Table, pa.Table]:
@@ -119,6 +126,7 @@ def _sections(args: argparse.Namespace) -> int:
 
 
 def _triplets(args: argparse.Namespace) -> int:
+    from cxralign.text.calibration import Calibrator, report_findings_table
     from cxralign.text.pipeline import sentences_table, triplets_table
 
     mode = _file_or_catalog(args, "sections")
@@ -145,6 +153,8 @@ def _triplets(args: argparse.Namespace) -> int:
     sentence_column = pa.array([text_of[key] for key in keys], pa.string())
     out = triplets.add_column(2, "sentence", sentence_column)
     write_parquet_atomically(out, args.out)
+    findings = report_findings_table(sentences, triplets, Calibrator.load(SHIPPED))
+    write_parquet_atomically(findings, _findings_path(args.out))
     existence = Counter(triplets.column("existence").to_pylist())
     print(f"backend: {parser.backend_name}")
     print(
@@ -153,6 +163,9 @@ def _triplets(args: argparse.Namespace) -> int:
         f"{triplets.num_rows} triplets ({existence['present']} present, {existence['absent']} absent, "
         f"{existence['uncertain']} uncertain) -> {args.out}"
     )
+    indexed = sum(findings.column("indexed").to_pylist())
+    print(f"{findings.num_rows} positive (report, finding) pairs, {indexed} indexed as report "
+          f"findings -> {_findings_path(args.out)}")
     return 0
 
 
@@ -193,11 +206,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
 
     directory = _iu_dir(args.iu_dir)
-    if args.calibrator is not None:
-        existing_file(args.calibrator, "--calibrator", "give the JSON written by "
-                      "`cxralign fit-text-calibrator --out FILE`")
+    existing_file(args.calibrator, "--calibrator", "give the JSON written by "
+                  "`cxralign fit-text-calibrator --out FILE`")
     parser = _parser(args.backend)
-    calibrator = None if args.calibrator is None else Calibrator.load(args.calibrator)
+    calibrator = Calibrator.load(args.calibrator)
     results = evaluate_mappings(directory, parser, calibrator)
     markdown = mappings_to_markdown(results, parser.backend_name)
     print(markdown, end="")
@@ -235,7 +247,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "triplets",
         help="extract <region, finding, existence> triplets from reports",
         description="Split reports into sections and sentences and write one row per triplet "
-        "(study_id, sentence_index, sentence, region, finding, existence, evidence, cue). " + inputs,
+        "(study_id, sentence_index, sentence, region, finding, existence, evidence, cue); in "
+        "file mode also OUT_STEM.findings.parquet, one row per positive (report, finding) with "
+        "its evidence kind and whether the calibrated second stage indexes it as a report "
+        "finding. " + inputs,
     )
     _input_arguments(trip, "sentences and triplets")
     trip.add_argument(
@@ -267,9 +282,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     ev.add_argument("--backend", choices=("auto", "rules", "stanza"), default="rules",
                     help="triplet backend (default rules)")
-    ev.add_argument("--calibrator", type=Path, default=None, metavar="JSON",
-                    help="also score the findings a calibrated second stage indexes (a model "
-                    "written by fit-text-calibrator)")
+    ev.add_argument("--calibrator", type=Path, default=SHIPPED, metavar="JSON",
+                    help="the calibrated second stage whose indexed report findings are scored "
+                    "beside the rules' (a model written by fit-text-calibrator; default: the "
+                    "shipped one, fitted on the IU dev half)")
     ev.set_defaults(handler=_evaluate)
 
     fit = commands.add_parser(

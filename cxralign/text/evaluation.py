@@ -9,7 +9,9 @@ parser predicts with a located region, whether the parser's set of sides (zones)
 Reports are split into two halves by a hash of their id (``dev`` to develop rules on, ``confirm``
 to check they generalise), so the split is stable and independent of file order. Every figure is
 given under both MeSH readings of :mod:`cxralign.text.mesh`: ``broad`` (every term that implies
-the finding) and ``strict`` (only terms whose head names the finding; the one targets use).
+the finding) and ``strict`` (only terms whose head names the finding; the one targets use),
+and for two predictions: the rules alone, and the report findings the calibrated second stage
+(:mod:`cxralign.text.calibration`) indexes among them - the report labels targets are read on.
 """
 
 from __future__ import annotations
@@ -306,18 +308,20 @@ def to_markdown(results: dict[str, Scores], parser_name: str, mapping: str = BRO
 
 
 def mappings_to_markdown(results: dict[str, dict[str, Scores]], parser_name: str) -> str:
-    """Each reading, strict first (the one the targets use), each under its own heading; the
-    calibrated rows, when present, after the plain ones."""
-    titles = {STRICT: "Strict MeSH mapping (targets)", BROAD: "Broad MeSH mapping"}
+    """Each reading under its own heading: the report findings (rules + calibrated second
+    stage, the labels targets use) first, then the rules alone; strict before broad."""
+    titles = {STRICT: "Strict MeSH mapping", BROAD: "Broad MeSH mapping"}
+    kinds = {
+        CALIBRATED: ", report findings: rules + calibrated second stage (`indexed`; its dev "
+                    "half is in-sample for the shipped model)",
+        "": ", rules alone (every present or uncertain finding)",
+    }
     parts = []
-    for suffix in ("", CALIBRATED):
+    for suffix in (CALIBRATED, ""):
         for mapping in (STRICT, BROAD):
             if mapping + suffix not in results:
                 continue
-            title = titles[mapping] + (
-                ", rules + calibrated second stage (report-level `indexed` findings; in-sample on "
-                "the half it was fitted on)" if suffix else ""
-            )
+            target = " (targets)" if mapping == STRICT and suffix == CALIBRATED else ""
             body = to_markdown(results[mapping + suffix], parser_name, mapping)
-            parts.append(f"### {title}\n\n{body}")
+            parts.append(f"### {titles[mapping]}{target}{kinds[suffix]}\n\n{body}")
     return "\n".join(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from cxralign.io.catalog import Catalog
+from cxralign.text.calibration import Calibrator, report_findings_table
 from cxralign.text.pipeline import TripletParser, sections_table, sentences_table, triplets_table
 from cxralign.text.settings import TextLimits
 
@@ -38,8 +39,14 @@ def write_sentences(catalog: Catalog, batch: str, limits: TextLimits | None = No
     return sentences
 
 
-def write_triplets(catalog: Catalog, batch: str, parser: TripletParser) -> pa.Table:
-    """``sentences`` → ``triplets`` of ``batch``, parsed by ``parser``."""
-    triplets = triplets_table(catalog.read_table("sentences", [batch]), parser)
+def write_triplets(
+    catalog: Catalog, batch: str, parser: TripletParser, calibrator: Calibrator
+) -> tuple[pa.Table, pa.Table]:
+    """``sentences`` → ``triplets`` of ``batch``, parsed by ``parser``, and its
+    ``report_findings`` (which positive findings ``calibrator`` indexes); returns both."""
+    sentences = catalog.read_table("sentences", [batch])
+    triplets = triplets_table(sentences, parser)
+    findings = report_findings_table(sentences, triplets, calibrator)
     catalog.write_table("triplets", triplets, batch)
-    return triplets
+    catalog.write_table("report_findings", findings, batch)
+    return triplets, findings

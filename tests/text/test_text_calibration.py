@@ -7,8 +7,24 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cxralign.text.calibration import Calibrator, candidates
-from cxralign.text.calibration_fit import MIN_RECALL, fit, labels
+from cxralign.text.calibration import (
+    FEATURES,
+    REPORT_FINDINGS_SCHEMA,
+    SHIPPED,
+    Calibrator,
+    candidates,
+    cell,
+    cell_support,
+    evidence_kind,
+    report_findings_table,
+)
+from cxralign.text.calibration_fit import (
+    MIN_CELL_SUPPORT,
+    MIN_RECALL,
+    fit,
+    fit_on_directory,
+    labels,
+)
 from cxralign.text.evaluation import (
     frequent_findings,
     load_reports,
@@ -68,6 +84,12 @@ def test_fit_cross_validates_without_losing_recall_and_round_trips(iu_subset, tm
     assert cv.calibrated.micro(frequent)[2] >= cv.rules.micro(frequent)[2]
     for finding in frequent:
         assert cv.calibrated.prf(finding)[1] >= min(MIN_RECALL, cv.rules.prf(finding)[1]) - 1e-9
+    # a cell too rare in all of the data is too rare in every training fold: never overruled
+    support = cell_support(found)
+    rare = [i for i, c in enumerate(found)
+            if support[cell(c)] < MIN_CELL_SUPPORT]
+    assert rare and all(cv.probabilities[i] == 1.0 for i in rare)
+    assert calibrator.support == support
     # hedged mentions are indexed less often than stated ones, and the model learned that
     y = labels(found, reports)
     present = np.array([c.features["present"] == 1 for c in found])
@@ -84,3 +106,63 @@ def test_fit_cross_validates_without_losing_recall_and_round_trips(iu_subset, tm
     for candidate in found[:50]:
         assert again.probability(candidate) == pytest.approx(calibrator.probability(candidate),
                                                              abs=1e-5)
+
+
+_MIXED = [
+    ("a", 0, "findings", "Possible left basilar atelectasis."),
+    ("a", 1, "findings", "Right upper lobe nodule, possibly a granuloma."),
+    ("b", 0, "findings", "Left basilar atelectasis or scarring."),
+    ("b", 1, "impression", "Small right pleural effusion."),
+]
+
+
+def test_evidence_kinds_and_the_support_guard():
+    sentences = _sentences(_MIXED)
+    found = {(c.study_id, c.finding): c
+             for c in candidates(sentences, triplets_table(sentences, RuleParser()))}
+    kinds = {key: evidence_kind(c) for key, c in found.items()}
+    assert kinds[("a", "atelectasis")] == "weak" and kinds[("b", "scarring")] == "alternative"
+    assert kinds[("b", "pleural effusion")] == "stated"
+    assert cell_support(found.values())["atelectasis|weak"] == 1
+    # a model that would drop everything drops only in cells it saw often enough
+    drop_all = Calibrator(FEATURES, (0.0,) * len(FEATURES), -10.0, 0.5,
+                          {"atelectasis|weak": 3, "scarring|alternative": 2}, 3, {})
+    indexed = drop_all.indexed(found.values())
+    assert "atelectasis" not in indexed["a"]  # supported: the model decides
+    assert "scarring" in indexed["b"] and "pleural effusion" in indexed["b"]  # unseen: the rules
+    assert {"nodule", "calcified granuloma"} <= indexed["a"]  # "possibly a granuloma": unseen
+
+
+def test_the_shipped_model_matches_the_code_and_writes_report_findings():
+    shipped = Calibrator.load(SHIPPED)
+    # fitted on the dev half only, with this code's features and guard
+    assert shipped.provenance["split"] == "dev" and shipped.features == FEATURES
+    assert shipped.min_support == MIN_CELL_SUPPORT and 0.0 < shipped.threshold < 1.0
+    assert sum(shipped.support.values()) == shipped.provenance["candidates"]
+    sentences = _sentences(_MIXED)
+    triplets = triplets_table(sentences, RuleParser())
+    table = report_findings_table(sentences, triplets, shipped)
+    assert table.schema == REPORT_FINDINGS_SCHEMA
+    rows = {(r["study_id"], r["finding"]): r for r in table.to_pylist()}
+    assert set(rows) == {(c.study_id, c.finding) for c in candidates(sentences, triplets)}
+    for row in rows.values():
+        assert row["indexed"] == (row["probability"] >= shipped.threshold
+                                  or shipped.support.get(f"{row['finding']}|"
+                                                         f"{row['evidence_kind']}", 0)
+                                  < shipped.min_support)
+    # what the dev half taught it: a "possible" atelectasis is less likely indexed than one
+    # offered as an alternative, and that less than a stated finding
+    probability = {key: row["probability"] for key, row in rows.items()}
+    assert probability[("a", "atelectasis")] < probability[("b", "atelectasis")]
+    assert probability[("b", "scarring")] < probability[("a", "nodule")]
+
+
+def test_the_shipped_model_is_what_its_documented_command_fits_today(shared_data):
+    # refitting on the dev half with today's rules gives the shipped JSON back: a rule change
+    # that moves the candidates or their features fails here until the model is refitted
+    # (cxralign/text/calibration_data/README.md has the command)
+    refit, _summary = fit_on_directory(shared_data / "iu_xray_reports", "dev")
+    shipped = Calibrator.load(SHIPPED)
+    assert shipped.support == refit.support and shipped.threshold == pytest.approx(refit.threshold)
+    assert shipped.coefficients == pytest.approx(refit.coefficients, abs=1e-5)
+    assert shipped.provenance == pytest.approx(refit.provenance)

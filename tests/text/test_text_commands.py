@@ -42,6 +42,12 @@ def test_triplets_from_openi_xml_directory(shared_data, tmp_path, capsys):
         assert row["evidence"] in row["sentence"]
     printed = capsys.readouterr().out
     assert "backend: rules" in printed and f"{table.num_rows} triplets" in printed
+    # the report findings beside it: one row per positive (report, finding) of the triplets
+    findings = pq.read_table(tmp_path / "triplets.findings.parquet").to_pylist()
+    positive = {(r["study_id"], r["finding"]) for r in table.to_pylist()
+                if r["existence"] in ("present", "uncertain")}
+    assert {(r["study_id"], r["finding"]) for r in findings} == positive
+    assert f"{len(findings)} positive (report, finding) pairs" in printed
 
 
 def test_triplets_and_sections_from_mimic_tree_and_csv(tmp_path, capsys):

@@ -101,11 +101,17 @@ def test_evaluation_reports_both_mappings(iu_subset):
 def test_evaluation_scores_the_calibrated_findings_beside_the_rules(iu_subset):
     # a hand-set model that indexes only findings with a present mention
     weights = tuple(6.0 if name == "present" else 0.0 for name in FEATURES)
-    only_present = Calibrator(FEATURES, weights, -3.0, 0.5, {})
+    only_present = Calibrator(FEATURES, weights, -3.0, 0.5, {}, 0, {})  # no support guard
     results = evaluate_mappings(iu_subset(150), load_parser("rules"), only_present)
     plain, calibrated = results[STRICT]["all"], results[STRICT + CALIBRATED]["all"]
     # the calibrator only drops rule-positives: never a new TP or FP
     assert sum(calibrated.tp.values()) <= sum(plain.tp.values())
     assert sum(calibrated.fp.values()) < sum(plain.fp.values())  # hedged-only FPs are gone
     markdown = mappings_to_markdown(results, "rules")
-    assert markdown.index("Broad MeSH mapping\n") < markdown.index("calibrated second stage")
+    headings = [line for line in markdown.splitlines() if line.startswith("### ")]
+    # the report findings (targets: strict) first, then the rules alone
+    assert headings[0].startswith("### Strict MeSH mapping (targets), report findings")
+    assert [h.split(",")[0] for h in headings] == [
+        "### Strict MeSH mapping (targets)", "### Broad MeSH mapping",
+        "### Strict MeSH mapping", "### Broad MeSH mapping"]
+    assert all("rules alone" in h for h in headings[2:])

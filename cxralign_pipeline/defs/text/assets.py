@@ -1,4 +1,5 @@
-"""Report text stage: raw reports → sections → sentences → ⟨region, finding, existence⟩ triplets.
+"""Report text stage: raw reports → sections → sentences → ⟨region, finding, existence⟩ triplets
+(with the report findings the calibrated second stage indexes among them).
 
 Each asset is partitioned by batch: it reads its upstream table's partition for that batch only
 and writes the same partition of its own table, so a batch's text can be traced back to the
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
+from cxralign.text.calibration import SHIPPED, Calibrator
 from cxralign.text.partitions import (
     rejected_partition,
     write_sections,
@@ -85,17 +87,21 @@ def report_sentences(context: dg.AssetExecutionContext, catalog: CatalogResource
 def report_triplets(
     context: dg.AssetExecutionContext, config: ReportTripletsConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
-    """⟨anatomical region, finding, existence⟩ triplets with their evidence span and cue."""
+    """⟨anatomical region, finding, existence⟩ triplets with their evidence span and cue, and
+    ``report_findings``: per positive (report, finding), how it is stated and whether the shipped
+    calibrated second stage indexes it as a report label (the triplets stay what the text says)."""
     store = catalog.catalog
     batch = context.partition_key
 
     def work() -> StepOutcome:
         parser = load_parser(config.backend)
         context.log.info(f"triplet backend: {parser.backend_name}")
-        triplets = write_triplets(store, batch, parser)
-        written = [store.partition_path("triplets", batch)]
+        triplets, findings = write_triplets(store, batch, parser, Calibrator.load(SHIPPED))
+        written = [store.partition_path(name, batch) for name in ("triplets", "report_findings")]
         metadata: dict[str, dg.RawMetadataValue] = {
             "backend": parser.backend_name, "triplets": triplets.num_rows,
+            "report_findings": findings.num_rows,
+            "report_findings_indexed": sum(findings.column("indexed").to_pylist()),
             **table_metadata(triplets, rows=8, columns=["region", "finding", "existence", "evidence", "cue"]),
         }
         if triplets.num_rows:
