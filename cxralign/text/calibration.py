@@ -239,7 +239,14 @@ class Calibrator:
 
     @classmethod
     def load(cls, path: Path) -> Calibrator:
+        """The model in a JSON file ``to_json`` wrote; a ``ValueError`` naming what is missing
+        for a file that is not one (or one written before the support guard existed)."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        missing = [key for key in ("features", "coefficients", "intercept", "threshold",
+                                   "support", "min_support") if key not in data]
+        if missing:
+            raise ValueError(f"{path} is not a calibrator of this version (no "
+                             f"{', '.join(missing)}); refit it with `cxralign fit-text-calibrator`")
         return cls(tuple(data["features"]), tuple(data["coefficients"]), data["intercept"],
                    data["threshold"], data["support"], data["min_support"],
                    data.get("provenance", {}))

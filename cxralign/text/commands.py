@@ -209,7 +209,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     existing_file(args.calibrator, "--calibrator", "give the JSON written by "
                   "`cxralign fit-text-calibrator --out FILE`")
     parser = _parser(args.backend)
-    calibrator = Calibrator.load(args.calibrator)
+    try:
+        calibrator = Calibrator.load(args.calibrator)
+    except ValueError as error:  # json.JSONDecodeError is one
+        raise UsageError(f"--calibrator: {error}") from error
     results = evaluate_mappings(directory, parser, calibrator)
     markdown = mappings_to_markdown(results, parser.backend_name)
     print(markdown, end="")

@@ -111,3 +111,16 @@ def test_fit_text_calibrator_writes_a_model_evaluate_text_reads(iu_subset, tmp_p
     assert "| rules + calibrator |" in summary and "present" in summary
     assert run(["evaluate-text", str(reports), "--calibrator", str(model)]) == 0
     assert "calibrated second stage" in capsys.readouterr().out
+
+
+def test_evaluate_text_names_a_calibrator_file_it_cannot_use(iu_subset, tmp_path, capsys):
+    old = tmp_path / "session13.json"  # written before the support guard existed
+    old.write_text('{"features": ["present"], "coefficients": [1.0], "intercept": 0.0, '
+                   '"threshold": 0.5}', encoding="utf-8")
+    assert run(["evaluate-text", str(iu_subset(3)), "--calibrator", str(old)]) == 2
+    error = capsys.readouterr().err
+    assert "no support, min_support" in error and "fit-text-calibrator" in error
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    assert run(["evaluate-text", str(iu_subset(4)), "--calibrator", str(broken)]) == 2
+    assert "--calibrator" in capsys.readouterr().err
