@@ -39,7 +39,7 @@ BATCH = "synthetic-seed1-n8"
 TINY_PARAMS = {
     "synthetic": {"studies": 8, "seed": 1, "max_side": 256},
     "ingest": {"staged_size": 64},
-    "text": {"backend": "rules"},
+    "text": {"backend": "rules", "calibrator": ""},
     "anatomy": {"synthetic_studies": 8, "epochs": 1, "input_size": 32, "backbone": "resnet10t",
                 "seed": 0, "min_score": 0.5},
     "pretrain": {"recipes": ["asg"], "seeds": [0], "image_size": 32, "image_output_stride": 16,

@@ -47,6 +47,26 @@ def test_phantom_reports_become_triplets_that_pass_their_checks(tmp_path, materi
     assert joined[0]["n"] >= triplets["triplets"].value, "triplets link to ingested images"
 
 
+def test_the_calibrator_setting_chooses_the_model_that_decides_report_findings(
+    tmp_path, materialize_pipeline
+):
+    from cxralign.text.calibration import FEATURES, Calibrator
+
+    # a model that indexes nothing, with no support guard: every positive finding is dropped
+    nothing = Calibrator(FEATURES, (0.0,) * len(FEATURES), -50.0, 0.5, {}, 0, {"split": "test"})
+    path = tmp_path / "nothing.json"
+    path.write_text(nothing.to_json(), encoding="utf-8")
+    batch = embedded_batch_name(SynthesisSettings(studies=8, seed=5))
+    result = materialize_pipeline(tmp_path / "data", TEXT_CHAIN, {
+        "incoming_studies": {"studies": 8, "seed": 5, "workers": 1},
+        "dicom_images": {"workers": 1, "staged_size": 64},
+        "report_triplets": {"calibrator": str(path)},
+    }, partition=batch)
+    assert result.success
+    metadata = result.asset_materializations_for_node("report_triplets")[0].metadata
+    assert metadata["report_findings"].value > 0 and metadata["report_findings_indexed"].value == 0
+
+
 def test_a_batch_of_empty_reports_stops_before_sentences(tmp_path, shared_data, materialize_text_chain):
     batch = tmp_path / "incoming" / "empty-reports"
     batch.mkdir(parents=True)

@@ -20,10 +20,11 @@ finding only raised as a possibility ("may represent", "possibly", "suggestive o
 scarring") in 36 of 47.
 One fitted model ships (:data:`SHIPPED`, fitted on the IU dev half with ``cxralign
 fit-text-calibrator``; the confirm half never touched it): :func:`report_findings_table` applies
-it, ``cxralign triplets`` writes that table beside the triplets, ``evaluate-text`` scores it. A
-model only overrules the rules in a (finding, evidence kind) cell it saw at least ``min_support``
-times in training (:meth:`Calibrator.keeps`). Refit it on one's own labelled reports and pass the
-JSON where a different coding convention applies.
+it, ``cxralign triplets`` and the ``report_triplets`` asset write that table beside the
+triplets, ``evaluate-text`` scores it. A model only overrules the rules in a (finding, evidence
+kind) cell it saw at least ``min_support`` times in training (:meth:`Calibrator.keeps`). Where
+another coding convention applies, refit it on one's own labelled reports and name the JSON in
+the ``calibrator`` text setting (``--calibrator``, the asset config, ``params.yaml``).
 """
 
 from __future__ import annotations
@@ -250,6 +251,17 @@ class Calibrator:
         return cls(tuple(data["features"]), tuple(data["coefficients"]), data["intercept"],
                    data["threshold"], data["support"], data["min_support"],
                    data.get("provenance", {}))
+
+
+def load_calibrator(path: str | Path) -> Calibrator:
+    """The calibrator at ``path``, or the shipped one for an empty path (the setting's default);
+    a ``ValueError`` that names the path when there is no such file or it is no calibrator."""
+    if not str(path):
+        return Calibrator.load(SHIPPED)
+    if not Path(path).is_file():
+        raise ValueError(f"calibrator {path} not found; give the JSON `cxralign "
+                         "fit-text-calibrator --out FILE` wrote, or nothing for the shipped one")
+    return Calibrator.load(Path(path))
 
 
 def report_findings_table(sentences: pa.Table, triplets: pa.Table,

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from cxralign.errors import UsageError, existing_dir, existing_file, existing_path, validated
+from cxralign.errors import UsageError, existing_dir, existing_path, validated
 from cxralign.io.atomic import atomic_path, write_parquet_atomically
 from cxralign.io.catalog import DEFAULT_PARTITION
-from cxralign.text.calibration import SHIPPED
 from cxralign.text.settings import TextLimits, TextSettings
 
 if TYPE_CHECKING:
+    from cxralign.text.calibration import Calibrator
     from cxralign.text.pipeline import TripletParser
 
 DEFAULT_IU_DIR = Path("..") / "shared" / "data" / "iu_xray_reports"
@@ -60,14 +60,14 @@ def _sections_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _triplets_catalog(args: argparse.Namespace, parser: TripletParser) -> int:
+def _triplets_catalog(args: argparse.Namespace, parser: TripletParser,
+                      calibrator: Calibrator) -> int:
     from cxralign.io.catalog import Catalog
-    from cxralign.text.calibration import Calibrator
     from cxralign.text.partitions import write_sentences, write_triplets
 
     catalog = Catalog(args.data)
     sentences = write_sentences(catalog, args.partition, _limits(args))
-    triplets, findings = write_triplets(catalog, args.partition, parser, Calibrator.load(SHIPPED))
+    triplets, findings = write_triplets(catalog, args.partition, parser, calibrator)
     print(f"backend: {parser.backend_name}")
     print(f"partition {args.partition}: {sentences.num_rows} sentences, "
           f"{triplets.num_rows} triplets, {findings.num_rows} positive report findings "
@@ -88,6 +88,17 @@ def _parser(backend: str) -> TripletParser:
         return load_parser(backend)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
+
+
+def _calibrator(path: str) -> Calibrator:
+    """The ``--calibrator`` model (the shipped one when empty); a usage error naming the file
+    when it is missing or no calibrator of this version."""
+    from cxralign.text.calibration import load_calibrator
+
+    try:
+        return load_calibrator(path)
+    except ValueError as error:  # json.JSONDecodeError is one
+        raise UsageError(f"--calibrator: {error}") from error
 
 
 def _rejected_path(out: Path) -> Path:
@@ -126,13 +137,14 @@ def _sections(args: argparse.Namespace) -> int:
 
 
 def _triplets(args: argparse.Namespace) -> int:
-    from cxralign.text.calibration import Calibrator, report_findings_table
+    from cxralign.text.calibration import report_findings_table
     from cxralign.text.pipeline import sentences_table, triplets_table
 
     mode = _file_or_catalog(args, "sections")
     parser = _parser(args.backend)
+    calibrator = _calibrator(args.calibrator)
     if mode == "catalog":
-        return _triplets_catalog(args, parser)
+        return _triplets_catalog(args, parser, calibrator)
     reports, sections = _section_files(args)
     sentences = sentences_table(sections, _limits(args))
     triplets = triplets_table(sentences, parser)
@@ -153,7 +165,7 @@ def _triplets(args: argparse.Namespace) -> int:
     sentence_column = pa.array([text_of[key] for key in keys], pa.string())
     out = triplets.add_column(2, "sentence", sentence_column)
     write_parquet_atomically(out, args.out)
-    findings = report_findings_table(sentences, triplets, Calibrator.load(SHIPPED))
+    findings = report_findings_table(sentences, triplets, calibrator)
     write_parquet_atomically(findings, _findings_path(args.out))
     existence = Counter(triplets.column("existence").to_pylist())
     print(f"backend: {parser.backend_name}")
@@ -202,17 +214,11 @@ def _fit_calibrator(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cxralign.text.calibration import Calibrator
     from cxralign.text.evaluation import evaluate_mappings, mappings_to_markdown
 
     directory = _iu_dir(args.iu_dir)
-    existing_file(args.calibrator, "--calibrator", "give the JSON written by "
-                  "`cxralign fit-text-calibrator --out FILE`")
+    calibrator = _calibrator(args.calibrator)
     parser = _parser(args.backend)
-    try:
-        calibrator = Calibrator.load(args.calibrator)
-    except ValueError as error:  # json.JSONDecodeError is one
-        raise UsageError(f"--calibrator: {error}") from error
     results = evaluate_mappings(directory, parser, calibrator)
     markdown = mappings_to_markdown(results, parser.backend_name)
     print(markdown, end="")
@@ -239,6 +245,13 @@ def _input_arguments(command: argparse.ArgumentParser, writes: str) -> None:
                          help="cut longer run-on sentences into pieces of at most this length")
 
 
+def _calibrator_argument(command: argparse.ArgumentParser, role: str) -> None:
+    command.add_argument(
+        "--calibrator", default=TextSettings().calibrator, metavar="JSON",
+        help=f"the calibrated second stage that {role}: a model written by "
+        "fit-text-calibrator (default: the shipped one, fitted on the IU dev half)")
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``triplets``, ``sections``, ``evaluate-text`` and ``fit-text-calibrator`` to the
     ``cxralign`` sub-parsers."""
@@ -260,6 +273,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--backend", choices=("auto", "rules", "stanza"), default=TextSettings().backend,
         help="auto: stanza when its mimic/radiology models are installed, else rules (default)",
     )
+    _calibrator_argument(trip, "decides which positive findings are report findings")
     trip.set_defaults(handler=_triplets)
 
     sec = commands.add_parser(
@@ -285,10 +299,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     ev.add_argument("--backend", choices=("auto", "rules", "stanza"), default="rules",
                     help="triplet backend (default rules)")
-    ev.add_argument("--calibrator", type=Path, default=SHIPPED, metavar="JSON",
-                    help="the calibrated second stage whose indexed report findings are scored "
-                    "beside the rules' (a model written by fit-text-calibrator; default: the "
-                    "shipped one, fitted on the IU dev half)")
+    _calibrator_argument(ev, "decides the report findings scored beside the rules'")
     ev.set_defaults(handler=_evaluate)
 
     fit = commands.add_parser(

@@ -6,15 +6,22 @@ from pydantic import BaseModel, Field
 
 
 class TextSettings(BaseModel):
-    """Which triplet backend parses the sentences.
+    """Which triplet backend parses the sentences, and which calibrated second stage decides the
+    report findings among the positive ones.
 
     ``auto`` uses stanza's radiology NER when its models are installed (``STANZA_RESOURCES_DIR``)
-    and the offline rule backend otherwise; the asset's metadata says which one ran.
+    and the offline rule backend otherwise; the asset's metadata says which one ran. The
+    calibrator is a JSON file ``cxralign fit-text-calibrator`` wrote (another group's coding
+    convention); empty selects the model shipped with cxralign (fitted on the IU dev half).
     """
 
     backend: str = Field(
         default="auto", pattern="^(auto|rules|stanza)$",
         description="Triplet backend: auto, rules or stanza.",
+    )
+    calibrator: str = Field(
+        default="", description="Calibrated second stage JSON (fit-text-calibrator); empty: "
+        "the shipped model.",
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from cxralign.text.calibration import SHIPPED, Calibrator
+from cxralign.text.calibration import load_calibrator
 from cxralign.text.partitions import (
     rejected_partition,
     write_sections,
@@ -88,15 +88,16 @@ def report_triplets(
     context: dg.AssetExecutionContext, config: ReportTripletsConfig, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """⟨anatomical region, finding, existence⟩ triplets with their evidence span and cue, and
-    ``report_findings``: per positive (report, finding), how it is stated and whether the shipped
-    calibrated second stage indexes it as a report label (the triplets stay what the text says)."""
+    ``report_findings``: per positive (report, finding), how it is stated and whether the
+    calibrated second stage (config ``calibrator``; empty: the shipped one) indexes it as a
+    report label (the triplets stay what the text says)."""
     store = catalog.catalog
     batch = context.partition_key
 
     def work() -> StepOutcome:
         parser = load_parser(config.backend)
         context.log.info(f"triplet backend: {parser.backend_name}")
-        triplets, findings = write_triplets(store, batch, parser, Calibrator.load(SHIPPED))
+        triplets, findings = write_triplets(store, batch, parser, load_calibrator(config.calibrator))
         written = [store.partition_path(name, batch) for name in ("triplets", "report_findings")]
         metadata: dict[str, dg.RawMetadataValue] = {
             "backend": parser.backend_name, "triplets": triplets.num_rows,
