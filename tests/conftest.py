@@ -40,6 +40,18 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
+def calibrator_indexing_nothing(tmp_path: Path) -> Path:
+    """A calibrator JSON whose model indexes no finding and has no support guard: with it,
+    every positive finding is dropped from the report findings (``--calibrator`` tests)."""
+    from cxralign.text.calibration import FEATURES, Calibrator
+
+    path = tmp_path / "indexes-nothing.json"
+    nothing = Calibrator(FEATURES, (0.0,) * len(FEATURES), -50.0, 0.5, {}, 0, {})
+    path.write_text(nothing.to_json(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
 def materialize_pipeline():
     """``materialize_pipeline(data_dir, selection, ops_config, partition=None, instance=None)``:
     run the real code location's assets and checks (a list of asset keys) against a temporary

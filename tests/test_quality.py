@@ -100,8 +100,8 @@ def test_report_findings_must_be_backed_by_a_positive_triplet_once_per_report():
                          "existence": ["uncertain", "absent"]})
 
     def row(finding: str, kind: str = "weak", probability: float = 0.1) -> dict:
-        return {"study_id": "s1", "finding": finding, "existence": "uncertain",
-                "evidence_kind": kind, "probability": probability, "indexed": False}
+        return {"study_id": "s1", "finding": finding, "evidence_kind": kind,
+                "probability": probability, "indexed": False}
 
     good = pa.Table.from_pylist([row("atelectasis")], schema=REPORT_FINDINGS_SCHEMA)
     report = validate_table("report_findings", report_findings_with_triplets(good, triplets),

@@ -15,11 +15,12 @@ TEXT_CHAIN = ["incoming_studies", "dicom_images", "report_sections", "report_sen
 
 @pytest.fixture
 def materialize_text_chain(materialize_pipeline):
-    def run(data_dir, studies: int = 8, partition: str | None = None):
+    def run(data_dir, studies: int = 8, partition: str | None = None, text: dict | None = None):
         batch = partition or embedded_batch_name(SynthesisSettings(studies=studies, seed=5))
         return materialize_pipeline(data_dir, TEXT_CHAIN, {
             "incoming_studies": {"studies": studies, "seed": 5, "workers": 1},
             "dicom_images": {"workers": 1, "staged_size": 64},
+            "report_triplets": text or {},
         }, partition=batch)
 
     return run
@@ -48,20 +49,10 @@ def test_phantom_reports_become_triplets_that_pass_their_checks(tmp_path, materi
 
 
 def test_the_calibrator_setting_chooses_the_model_that_decides_report_findings(
-    tmp_path, materialize_pipeline
+    tmp_path, materialize_text_chain, calibrator_indexing_nothing
 ):
-    from cxralign.text.calibration import FEATURES, Calibrator
-
-    # a model that indexes nothing, with no support guard: every positive finding is dropped
-    nothing = Calibrator(FEATURES, (0.0,) * len(FEATURES), -50.0, 0.5, {}, 0, {"split": "test"})
-    path = tmp_path / "nothing.json"
-    path.write_text(nothing.to_json(), encoding="utf-8")
-    batch = embedded_batch_name(SynthesisSettings(studies=8, seed=5))
-    result = materialize_pipeline(tmp_path / "data", TEXT_CHAIN, {
-        "incoming_studies": {"studies": 8, "seed": 5, "workers": 1},
-        "dicom_images": {"workers": 1, "staged_size": 64},
-        "report_triplets": {"calibrator": str(path)},
-    }, partition=batch)
+    result = materialize_text_chain(tmp_path / "data",
+                                    text={"calibrator": str(calibrator_indexing_nothing)})
     assert result.success
     metadata = result.asset_materializations_for_node("report_triplets")[0].metadata
     assert metadata["report_findings"].value > 0 and metadata["report_findings_indexed"].value == 0

@@ -100,7 +100,6 @@ def report_findings_suite() -> list[Expectation]:
     finding), each backed by a positive triplet, known evidence kinds, probabilities in [0, 1]."""
     return [
         E.ExpectColumnValuesToBeInSet(column="finding", value_set=list(FINDINGS)),
-        E.ExpectColumnValuesToBeInSet(column="existence", value_set=["present", "uncertain"]),
         E.ExpectColumnValuesToBeInSet(column="evidence_kind", value_set=list(EVIDENCE_KINDS)),
         E.ExpectColumnValuesToBeBetween(column="probability", min_value=0.0, max_value=1.0),
         E.ExpectColumnValuesToNotBeNull(column="indexed"),

@@ -53,7 +53,6 @@ SHIPPED: Final = Path(__file__).with_name("calibration_data") / "indexed_iu_dev.
 REPORT_FINDINGS_SCHEMA: Final = pa.schema([
     pa.field("study_id", pa.string(), nullable=False),
     pa.field("finding", pa.string(), nullable=False),
-    pa.field("existence", pa.string(), nullable=False),  # present if any mention says so
     pa.field("evidence_kind", pa.string(), nullable=False),
     pa.field("probability", pa.float64(), nullable=False),
     pa.field("indexed", pa.bool_(), nullable=False),
@@ -113,7 +112,8 @@ def candidates(sentences: pa.Table, triplets: pa.Table) -> list[Candidate]:
     for study_id in sent["study_id"]:
         n_sentences[study_id] += 1
     positive = triplets.filter(pc.is_in(triplets["existence"], pa.array(sorted(POSITIVE))))
-    trip = positive.select(["study_id", "sentence_index", "finding", "existence", "cue"]).to_pydict()
+    columns = ["study_id", "sentence_index", "finding", "existence", "cue"]
+    trip = positive.select(columns).to_pydict()
     mentions: dict[tuple[str, str], dict[int, _Mention]] = defaultdict(dict)
     impression_positive: set[str] = set()
     for study_id, index, finding, existence, cue in zip(
@@ -182,6 +182,12 @@ def cell_support(found: Iterable[Candidate]) -> dict[str, int]:
     return dict(sorted(support.items()))
 
 
+def rules_decide(candidate: Candidate, support: Mapping[str, int], min_support: int) -> bool:
+    """True when the candidate's cell had too few training candidates for a model to overrule
+    the rules there (the rule-positive stays a report finding)."""
+    return support.get(cell(candidate), 0) < min_support
+
+
 @dataclass(frozen=True)
 class Calibrator:
     """A fitted logistic model: ``P(indexed) = sigmoid(intercept + coefficients . features)``;
@@ -213,8 +219,9 @@ class Calibrator:
     def decide(self, candidate: Candidate) -> tuple[float, bool]:
         """The probability and whether the rule-positive stays a report finding."""
         probability = self.probability(candidate)
-        guarded = self.support.get(cell(candidate), 0) < self.min_support
-        return probability, guarded or probability >= self.threshold
+        kept = (rules_decide(candidate, self.support, self.min_support)
+                or probability >= self.threshold)
+        return probability, kept
 
     def keeps(self, candidate: Candidate) -> bool:
         """Whether the rule-positive stays a report finding."""
@@ -273,7 +280,6 @@ def report_findings_table(sentences: pa.Table, triplets: pa.Table,
     for c in sorted(candidates(sentences, triplets), key=lambda c: (c.study_id, c.finding)):
         probability, indexed = calibrator.decide(c)
         rows.append({"study_id": c.study_id, "finding": c.finding,
-                     "existence": "present" if c.features.get("present") else "uncertain",
                      "evidence_kind": evidence_kind(c), "probability": probability,
                      "indexed": indexed})
     return pa.Table.from_pylist(rows, schema=REPORT_FINDINGS_SCHEMA)

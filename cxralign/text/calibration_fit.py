@@ -26,8 +26,8 @@ from cxralign.text.calibration import (
     Calibrator,
     Candidate,
     candidates,
-    cell,
     cell_support,
+    rules_decide,
 )
 from cxralign.text.evaluation import (
     Report,
@@ -92,7 +92,7 @@ def out_of_fold(found: Sequence[Candidate], y: np.ndarray, strength: float, fold
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
         model = _model(strength).fit(x[train], y[train])
         support = cell_support(found[i] for i in train)
-        guarded = np.array([support.get(cell(found[i]), 0) < MIN_CELL_SUPPORT for i in test])
+        guarded = np.array([rules_decide(found[i], support, MIN_CELL_SUPPORT) for i in test])
         probabilities[test] = np.where(guarded, 1.0, model.predict_proba(x[test])[:, 1])
     return probabilities
 

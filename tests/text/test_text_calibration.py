@@ -144,12 +144,12 @@ def test_the_shipped_model_matches_the_code_and_writes_report_findings():
     table = report_findings_table(sentences, triplets, shipped)
     assert table.schema == REPORT_FINDINGS_SCHEMA
     rows = {(r["study_id"], r["finding"]): r for r in table.to_pylist()}
-    assert set(rows) == {(c.study_id, c.finding) for c in candidates(sentences, triplets)}
-    for row in rows.values():
-        assert row["indexed"] == (row["probability"] >= shipped.threshold
-                                  or shipped.support.get(f"{row['finding']}|"
-                                                         f"{row['evidence_kind']}", 0)
-                                  < shipped.min_support)
+    found = candidates(sentences, triplets)
+    assert set(rows) == {(c.study_id, c.finding) for c in found}
+    for c in found:
+        row = rows[(c.study_id, c.finding)]
+        assert (row["probability"], row["indexed"]) == shipped.decide(c)
+        assert row["evidence_kind"] == evidence_kind(c)
     # what the dev half taught it: a "possible" atelectasis is less likely indexed than one
     # offered as an alternative, and that less than a stated finding
     probability = {key: row["probability"] for key, row in rows.items()}

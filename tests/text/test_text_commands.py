@@ -126,15 +126,12 @@ def test_evaluate_text_names_a_calibrator_file_it_cannot_use(iu_subset, tmp_path
     assert "--calibrator" in capsys.readouterr().err
 
 
-def test_triplets_use_the_calibrator_they_are_given(iu_subset, tmp_path, capsys):
-    from cxralign.text.calibration import FEATURES, Calibrator
-
+def test_triplets_use_the_calibrator_they_are_given(iu_subset, tmp_path, capsys,
+                                                    calibrator_indexing_nothing):
     reports = iu_subset(20)
-    nothing = Calibrator(FEATURES, (0.0,) * len(FEATURES), -50.0, 0.5, {}, 0, {})
-    model = tmp_path / "nothing.json"
-    model.write_text(nothing.to_json(), encoding="utf-8")
     out = tmp_path / "t.parquet"
-    assert run(["triplets", str(reports), "--out", str(out), "--calibrator", str(model)]) == 0
+    assert run(["triplets", str(reports), "--out", str(out),
+                "--calibrator", str(calibrator_indexing_nothing)]) == 0
     findings = pq.read_table(tmp_path / "t.findings.parquet").column("indexed").to_pylist()
     assert findings and not any(findings)
     capsys.readouterr()

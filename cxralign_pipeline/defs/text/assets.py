@@ -1,5 +1,5 @@
-"""Report text stage: raw reports → sections → sentences → ⟨region, finding, existence⟩ triplets
-(with the report findings the calibrated second stage indexes among them).
+"""Report text stage: raw reports → sections → sentences → ⟨region, finding, existence⟩
+triplets (with the report findings the calibrated second stage indexes among them).
 
 Each asset is partitioned by batch: it reads its upstream table's partition for that batch only
 and writes the same partition of its own table, so a batch's text can be traced back to the
@@ -97,7 +97,8 @@ def report_triplets(
     def work() -> StepOutcome:
         parser = load_parser(config.backend)
         context.log.info(f"triplet backend: {parser.backend_name}")
-        triplets, findings = write_triplets(store, batch, parser, load_calibrator(config.calibrator))
+        calibrator = load_calibrator(config.calibrator)
+        triplets, findings = write_triplets(store, batch, parser, calibrator)
         written = [store.partition_path(name, batch) for name in ("triplets", "report_findings")]
         metadata: dict[str, dg.RawMetadataValue] = {
             "backend": parser.backend_name, "triplets": triplets.num_rows,
